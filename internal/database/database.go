@@ -1,0 +1,87 @@
+// Package database opens the connection pools the server uses: Bun over pgx's
+// database/sql driver for queries, and plain *sql.DB handles for the tools
+// (migrations) that must not share the application's pool.
+package database
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/dialect/pgdialect"
+)
+
+// Options tune a pool. Zero values take the defaults of config.Pool.
+type Options struct {
+	MaxConns       int
+	MinConns       int
+	MaxIdleTime    time.Duration
+	ConnectTimeout time.Duration
+	// ExecMode is pgx's default_query_exec_mode ("" keeps pgx's cache_statement;
+	// behind a transaction pooler use "cache_describe", "exec" or "simple_protocol").
+	ExecMode string
+}
+
+// OpenSQL opens a database/sql pool over pgx for url.
+func OpenSQL(url string, o Options) (*sql.DB, error) {
+	cc, err := pgx.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("database: parse url: %w", redact(err))
+	}
+	if o.ConnectTimeout > 0 {
+		cc.ConnectTimeout = o.ConnectTimeout
+	}
+	if o.ExecMode != "" {
+		mode, ok := execModes[o.ExecMode]
+		if !ok {
+			return nil, fmt.Errorf("database: unknown exec mode %q", o.ExecMode)
+		}
+		cc.DefaultQueryExecMode = mode
+	}
+	db := stdlib.OpenDB(*cc)
+	if o.MaxConns > 0 {
+		db.SetMaxOpenConns(o.MaxConns)
+	}
+	if o.MinConns > 0 {
+		db.SetMaxIdleConns(o.MinConns)
+	}
+	if o.MaxIdleTime > 0 {
+		db.SetConnMaxIdleTime(o.MaxIdleTime)
+	}
+	return db, nil
+}
+
+// Open opens the application's Bun database on url and checks that it answers.
+func Open(ctx context.Context, url string, o Options) (*bun.DB, error) {
+	sqldb, err := OpenSQL(url, o)
+	if err != nil {
+		return nil, err
+	}
+	db := bun.NewDB(sqldb, pgdialect.New())
+	db.AddQueryHook(counterHook{})
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("database: connect: %w", err)
+	}
+	return db, nil
+}
+
+var execModes = map[string]pgx.QueryExecMode{
+	"cache_statement": pgx.QueryExecModeCacheStatement,
+	"cache_describe":  pgx.QueryExecModeCacheDescribe,
+	"describe_exec":   pgx.QueryExecModeDescribeExec,
+	"exec":            pgx.QueryExecModeExec,
+	"simple_protocol": pgx.QueryExecModeSimpleProtocol,
+}
+
+// redact keeps a password in a malformed URL out of error messages: pgx's parse
+// errors quote the URL.
+func redact(err error) error {
+	return fmt.Errorf("invalid connection string (%T)", err)
+}
