@@ -215,6 +215,11 @@ table "tickets" {
     type = uuid
     null = true
   }
+  # Why the ticket was last cancelled or refunded, as given by whoever did it.
+  column "status_reason" {
+    type = text
+    null = true
+  }
   # SHA-256 of the guest's ticket access token; the token itself is never stored.
   column "access_token_hash" {
     type = bytea

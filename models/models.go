@@ -74,6 +74,8 @@ type Ticket struct {
 	UpdatedAt    time.Time    `bun:"updated_at,notnull,nullzero,default:current_timestamp"`
 	// CustomerID is the signed-in customer who opened the ticket; nil for guests.
 	CustomerID *string `bun:"customer_id,type:uuid"`
+	// StatusReason says why the ticket was cancelled or refunded.
+	StatusReason *string `bun:"status_reason"`
 	// AccessTokenHash is the SHA-256 of the guest's ticket token.
 	AccessTokenHash []byte `bun:"access_token_hash"`
 

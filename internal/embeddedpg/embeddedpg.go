@@ -214,7 +214,7 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 		if err == nil {
 			return c, nil
 		}
-		if cfg.Port == 0 && attempt == 1 && errors.Is(err, errBind) {
+		if cfg.Port == 0 && attempt == 1 && errors.As(err, new(bindError)) {
 			log.Info("port taken before postgres bound it; retrying with another", "port", port)
 			continue
 		}
@@ -223,8 +223,10 @@ func Start(ctx context.Context, cfg Config) (*Cluster, error) {
 	}
 }
 
-// errBind marks a start that failed because the port was taken.
-var errBind = errors.New("could not bind")
+// bindError marks a start that failed because the port was taken.
+type bindError struct{ error }
+
+func (e bindError) Unwrap() error { return e.error }
 
 // start runs the postmaster on port and waits until it is ready. On failure
 // the postmaster is gone when start returns.
@@ -265,7 +267,7 @@ func (c *Cluster) start(ctx context.Context, binDir string, port int, ephemeral 
 		err := fmt.Errorf("embeddedpg: postgres in %s: "+format+"; last lines of %s:\n%s",
 			append(append([]any{c.dataDir}, a...), filepath.Join(c.dataDir, logName), tail)...)
 		if strings.Contains(tail, "could not bind") {
-			err = fmt.Errorf("%w (%w)", err, errBind)
+			err = bindError{err}
 		}
 		return err
 	}

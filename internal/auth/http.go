@@ -1,0 +1,43 @@
+package auth
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/http"
+
+	"github.com/savvysolve/api/internal/apperr"
+)
+
+// Middleware puts the request's viewer into its context. A token that does
+// not verify answers 401 with a GraphQL error (UNAUTHENTICATED), so a client
+// never silently runs as anonymous with a broken token.
+func (a *Authenticator) Middleware(log *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			v, err := a.Authenticate(r.Context(), r.Header.Get("Authorization"))
+			if err != nil {
+				e := apperr.From(err)
+				if e == nil {
+					log.Error("authenticate", "err", err)
+					e = apperr.New(apperr.Internal, "internal server error")
+				}
+				status := http.StatusUnauthorized
+				if e.Code == apperr.Internal {
+					status = http.StatusInternalServerError
+				}
+				WriteError(w, status, e)
+				return
+			}
+			next.ServeHTTP(w, r.WithContext(WithViewer(r.Context(), v)))
+		})
+	}
+}
+
+// WriteError answers a request with a GraphQL error body outside gqlgen.
+func WriteError(w http.ResponseWriter, status int, e *apperr.Error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]any{
+		"errors": []map[string]any{{"message": e.Message, "extensions": map[string]any{"code": e.Code}}},
+	})
+}

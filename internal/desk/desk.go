@@ -1,0 +1,255 @@
+package desk
+
+import (
+	"context"
+	"net/mail"
+	"regexp"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/uptrace/bun"
+
+	"github.com/savvysolve/api/internal/apperr"
+	"github.com/savvysolve/api/internal/auth"
+	"github.com/savvysolve/api/internal/events"
+	"github.com/savvysolve/api/internal/pricing"
+	"github.com/savvysolve/api/internal/store"
+	"github.com/savvysolve/api/models"
+)
+
+// Desk runs the operations that change tickets and sessions.
+type Desk struct {
+	db *bun.DB
+}
+
+// New returns a Desk on db.
+func New(db *bun.DB) *Desk { return &Desk{db: db} }
+
+// tx runs f in one transaction.
+func (d *Desk) tx(ctx context.Context, f func(bun.Tx) error) error {
+	return d.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return f(tx) })
+}
+
+var (
+	errSignIn    = apperr.New(apperr.Unauthent, "sign in first")
+	errForbidden = apperr.New(apperr.Forbidden, "you may not do this")
+)
+
+func signedIn(v auth.Viewer) error {
+	if v.Anonymous() {
+		return errSignIn
+	}
+	return nil
+}
+
+// CreateTicketInput is a new ticket as the client sends it.
+type CreateTicketInput struct {
+	Name, Description string
+	Email, Phone      *string
+	DeviceType        models.DeviceType
+	Urgency           models.Urgency
+}
+
+var (
+	phoneRE  = regexp.MustCompile(`^\+?[0-9 ()\-.]{7,25}$`)
+	digitsRE = regexp.MustCompile(`[0-9]`)
+)
+
+func (in *CreateTicketInput) validate() error {
+	in.Name = strings.TrimSpace(in.Name)
+	if in.Name == "" || utf8.RuneCountInString(in.Name) > 200 {
+		return apperr.Invalid("customerInfo.name", "name must have 1 to 200 characters")
+	}
+	in.Email, in.Phone = trimmed(in.Email), trimmed(in.Phone)
+	if in.Email == nil && in.Phone == nil {
+		return apperr.Invalid("customerInfo.email", "give an email address or a phone number")
+	}
+	if in.Email != nil {
+		a, err := mail.ParseAddress(*in.Email)
+		if err != nil || a.Address != *in.Email || len(*in.Email) > 255 {
+			return apperr.Invalid("customerInfo.email", "email is not a valid address")
+		}
+	}
+	if in.Phone != nil {
+		digits := strings.Count(digitsRE.ReplaceAllString(*in.Phone, "#"), "#")
+		if !phoneRE.MatchString(*in.Phone) || digits < 7 || digits > 15 {
+			return apperr.Invalid("customerInfo.phone", "phone must have 7 to 15 digits, optionally with +, spaces, dashes, dots or brackets")
+		}
+	}
+	in.Description = strings.TrimSpace(in.Description)
+	if n := utf8.RuneCountInString(in.Description); n < 1 || n > 5000 {
+		return apperr.Invalid("description", "description must have 1 to 5000 characters")
+	}
+	return nil
+}
+
+func trimmed(s *string) *string {
+	if s == nil {
+		return nil
+	}
+	t := strings.TrimSpace(*s)
+	if t == "" {
+		return nil
+	}
+	return &t
+}
+
+// CreateTicket opens a ticket, PENDING, and returns it with the guest's access
+// token. A signed-in customer's ticket is linked to their account.
+func (d *Desk) CreateTicket(ctx context.Context, in CreateTicketInput) (*models.Ticket, string, error) {
+	if err := in.validate(); err != nil {
+		return nil, "", err
+	}
+	token, hash := auth.NewTicketToken()
+	t := &models.Ticket{
+		CustomerInfo:    models.CustomerInfo{Name: in.Name, Email: in.Email, Phone: in.Phone},
+		Description:     in.Description,
+		DeviceType:      in.DeviceType,
+		Urgency:         in.Urgency,
+		Status:          models.TicketPending,
+		AccessTokenHash: hash,
+	}
+	if v := auth.ViewerFrom(ctx); v.User != nil && v.User.Role == models.RoleCustomer {
+		t.CustomerID = &v.User.ID
+	}
+	err := d.tx(ctx, func(tx bun.Tx) error {
+		if err := store.InsertTicket(ctx, tx, t); err != nil {
+			return err
+		}
+		return events.Publish(ctx, tx, events.Event{Kind: events.Ticket, ID: t.ID, Queue: "added"})
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	return t, token, nil
+}
+
+// ClaimTicket gives a PENDING ticket to the viewer, an active solver. Of many
+// concurrent claims exactly one wins; the others get CONFLICT.
+func (d *Desk) ClaimTicket(ctx context.Context, id string) (*models.Ticket, error) {
+	v := auth.ViewerFrom(ctx)
+	if err := signedIn(v); err != nil {
+		return nil, err
+	}
+	if !v.ActiveSolver() {
+		return nil, apperr.New(apperr.Forbidden, "only active solvers may claim tickets")
+	}
+	var t *models.Ticket
+	err := d.tx(ctx, func(tx bun.Tx) error {
+		var ok bool
+		var err error
+		if !store.ValidID(id) {
+			return apperr.NotFoundf("ticket")
+		}
+		if t, ok, err = store.ClaimTicket(ctx, tx, id, v.Solver.ID); err != nil {
+			return err
+		}
+		if !ok {
+			return d.whyNot(ctx, tx, v, id, "the ticket is no longer pending")
+		}
+		return events.Publish(ctx, tx, events.Event{Kind: events.Ticket, ID: t.ID, Queue: "removed"})
+	})
+	return t, err
+}
+
+// whyNot explains a conditional update that matched nothing: NOT_FOUND when
+// the viewer cannot see the ticket, else CONFLICT with msg.
+func (d *Desk) whyNot(ctx context.Context, db bun.IDB, v auth.Viewer, id, msg string) error {
+	t, err := store.TicketByID(ctx, db, id, false)
+	if err != nil {
+		return err
+	}
+	if !CanSeeTicket(v, t) {
+		return apperr.NotFoundf("ticket")
+	}
+	return apperr.New(apperr.Conflict, "%s (it is %s)", msg, strings.ToUpper(string(t.Status)))
+}
+
+// CancelTicket cancels a PENDING or CLAIMED ticket: its customer, its solver or an admin.
+func (d *Desk) CancelTicket(ctx context.Context, id string, reason *string) (*models.Ticket, error) {
+	v := auth.ViewerFrom(ctx)
+	if err := signedIn(v); err != nil {
+		return nil, err
+	}
+	return d.moveTicket(ctx, id, reason, func(t *models.Ticket) error {
+		if !(v.IsAdmin() || isCustomer(v, t) || isAssigned(v, t)) {
+			return errForbidden
+		}
+		return nil
+	}, []models.TicketStatus{models.TicketPending, models.TicketClaimed}, models.TicketCancelled)
+}
+
+// RefundTicket refunds a COMPLETED ticket. Admins only.
+func (d *Desk) RefundTicket(ctx context.Context, id string, reason *string) (*models.Ticket, error) {
+	v := auth.ViewerFrom(ctx)
+	if err := signedIn(v); err != nil {
+		return nil, err
+	}
+	return d.moveTicket(ctx, id, reason, func(*models.Ticket) error {
+		if !v.IsAdmin() {
+			return apperr.New(apperr.Forbidden, "only admins may refund")
+		}
+		return nil
+	}, []models.TicketStatus{models.TicketCompleted}, models.TicketRefunded)
+}
+
+// moveTicket locks the ticket, checks allowed, and moves it from one of from to to.
+func (d *Desk) moveTicket(ctx context.Context, id string, reason *string, allowed func(*models.Ticket) error,
+	from []models.TicketStatus, to models.TicketStatus) (*models.Ticket, error) {
+	v := auth.ViewerFrom(ctx)
+	if reason != nil && utf8.RuneCountInString(*reason) > 1000 {
+		return nil, apperr.Invalid("reason", "reason must have at most 1000 characters")
+	}
+	var out *models.Ticket
+	err := d.tx(ctx, func(tx bun.Tx) error {
+		t, err := store.TicketByID(ctx, tx, id, true)
+		if err != nil {
+			return err
+		}
+		if !CanSeeTicket(v, t) {
+			return apperr.NotFoundf("ticket")
+		}
+		if err := allowed(t); err != nil {
+			return err
+		}
+		was := t.Status
+		t, ok, err := store.SetTicketStatus(ctx, tx, id, from, to, reason)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return apperr.New(apperr.Conflict, "a %s ticket cannot become %s", strings.ToUpper(string(was)), strings.ToUpper(string(to)))
+		}
+		out = t
+		e := events.Event{Kind: events.Ticket, ID: t.ID}
+		if was == models.TicketPending {
+			e.Queue = "removed"
+		}
+		return events.Publish(ctx, tx, e)
+	})
+	return out, err
+}
+
+// UpdateSolverStatus sets a solver's status. Admins only.
+func (d *Desk) UpdateSolverStatus(ctx context.Context, id string, status models.SolverStatus) (*models.Solver, error) {
+	v := auth.ViewerFrom(ctx)
+	if err := signedIn(v); err != nil {
+		return nil, err
+	}
+	if !v.IsAdmin() {
+		return nil, apperr.New(apperr.Forbidden, "only admins may change a solver's status")
+	}
+	if !store.ValidID(id) {
+		return nil, apperr.NotFoundf("solver")
+	}
+	return store.SetSolverStatus(ctx, d.db, id, status)
+}
+
+// pricingFor is the price list of a tier, unknown tiers refused.
+func pricingFor(tier models.TicketTier) (models.Pricing, error) {
+	p := pricing.For(tier)
+	if p.BaseCents == 0 {
+		return p, apperr.Invalid("tier", "unknown tier")
+	}
+	return p, nil
+}

@@ -1,0 +1,78 @@
+package desk
+
+import (
+	"context"
+
+	"github.com/savvysolve/api/internal/apperr"
+	"github.com/savvysolve/api/internal/auth"
+	"github.com/savvysolve/api/internal/store"
+	"github.com/savvysolve/api/models"
+)
+
+// MaxPage is the largest page a client may ask for.
+const MaxPage = 100
+
+// CheckFirst validates a page size.
+func CheckFirst(first int) error {
+	if first < 0 || first > MaxPage {
+		return apperr.Invalid("first", "first must be between 0 and %d", MaxPage)
+	}
+	return nil
+}
+
+// Tickets lists the tickets the viewer may list, newest first: admins all,
+// solvers those assigned to them, customers their own, a guest token its one.
+func (d *Desk) Tickets(ctx context.Context, f store.TicketFilter, p store.Page) ([]*models.Ticket, int, error) {
+	v := auth.ViewerFrom(ctx)
+	if err := signedIn(v); err != nil {
+		return nil, 0, err
+	}
+	if err := CheckFirst(p.First); err != nil {
+		return nil, 0, err
+	}
+	switch {
+	case v.IsAdmin():
+	case v.TicketID != "":
+		f.TicketID = &v.TicketID
+	case v.Solver != nil && v.User.Role == models.RoleSolver:
+		id := v.Solver.ID
+		if f.SolverID != nil && *f.SolverID != id {
+			return nil, 0, nil // another solver's tickets: none of them are the viewer's
+		}
+		f.SolverID = &id
+	default:
+		id := v.User.ID
+		f.CustomerID = &id
+	}
+	return store.Tickets(ctx, d.db, f, p)
+}
+
+// Queue lists the PENDING tickets for active solvers and admins.
+func (d *Desk) Queue(ctx context.Context, p store.Page) ([]*models.Ticket, int, error) {
+	v := auth.ViewerFrom(ctx)
+	if err := signedIn(v); err != nil {
+		return nil, 0, err
+	}
+	if !v.IsAdmin() && !v.ActiveSolver() {
+		return nil, 0, apperr.New(apperr.Forbidden, "the queue is for active solvers and admins")
+	}
+	if err := CheckFirst(p.First); err != nil {
+		return nil, 0, err
+	}
+	return store.Queue(ctx, d.db, p)
+}
+
+// Solvers lists solver profiles. Admins only.
+func (d *Desk) Solvers(ctx context.Context, status *models.SolverStatus, p store.Page) ([]*models.Solver, int, error) {
+	v := auth.ViewerFrom(ctx)
+	if err := signedIn(v); err != nil {
+		return nil, 0, err
+	}
+	if !CanListSolvers(v) {
+		return nil, 0, apperr.New(apperr.Forbidden, "the solver list is for admins")
+	}
+	if err := CheckFirst(p.First); err != nil {
+		return nil, 0, err
+	}
+	return store.Solvers(ctx, d.db, status, p)
+}

@@ -1,0 +1,46 @@
+// Package events announces changes to every server replica through
+// PostgreSQL's NOTIFY. Publish runs inside the writing transaction, so an
+// event is delivered only once its change is committed, and never when it is
+// rolled back. Payloads carry identifiers only; receivers load the rows.
+package events
+
+import (
+	"context"
+	"encoding/json"
+
+	"github.com/uptrace/bun"
+)
+
+// Channel is the NOTIFY channel of all events.
+const Channel = "savvysolve_events"
+
+// Kind says what changed.
+type Kind string
+
+// The kinds of events.
+const (
+	// Message: a chat message was sent (ID is the message, SessionID and Seq locate it).
+	Message Kind = "message"
+	// Ticket: a ticket changed status (ID is the ticket; Queue says whether it
+	// entered or left the queue with this change).
+	Ticket Kind = "ticket"
+)
+
+// Event is one change. Field names are short: payloads are limited to 8000 bytes.
+type Event struct {
+	Kind      Kind   `json:"k"`
+	ID        string `json:"id"`
+	SessionID string `json:"s,omitempty"`
+	Seq       int    `json:"q,omitempty"`
+	Queue     string `json:"qe,omitempty"` // "added" or "removed"
+}
+
+// Publish queues e for delivery when db's transaction commits.
+func Publish(ctx context.Context, db bun.IDB, e Event) error {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return err
+	}
+	_, err = db.ExecContext(ctx, "SELECT pg_notify(?, ?)", Channel, string(b))
+	return err
+}

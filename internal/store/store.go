@@ -1,0 +1,102 @@
+// Package store holds the SQL of the service: Bun queries on bun.IDB, so each
+// function runs alike on the pool and inside a transaction. Driver errors are
+// mapped to apperr codes here and nowhere else.
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"regexp"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/uptrace/bun"
+
+	"github.com/savvysolve/api/internal/apperr"
+)
+
+// DB is what store functions run on: the pool or a transaction.
+type DB = bun.IDB
+
+// mapErr turns driver errors into client errors with a code; kind names the
+// object for NOT_FOUND. Errors it does not know stay internal.
+func mapErr(err error, kind string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return apperr.NotFoundf(kind)
+	}
+	var pg *pgconn.PgError
+	if !errors.As(err, &pg) {
+		return err
+	}
+	switch pg.Code {
+	case "23505": // unique_violation
+		return apperr.New(apperr.Conflict, "%s already exists", kind)
+	case "23503": // foreign_key_violation
+		return apperr.New(apperr.BadUserInput, "%s refers to something that does not exist, or is still referred to", kind)
+	case "23514", "23502", "22001": // check, not null, string too long
+		return apperr.New(apperr.BadUserInput, "%s is not valid", kind)
+	case "57014": // query_canceled (statement timeout)
+		return apperr.New(apperr.Internal, "the database took too long")
+	}
+	return err
+}
+
+var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// ValidID reports whether id can be a row id. Ids that cannot are reported as
+// NOT_FOUND by callers, like any id that names nothing.
+func ValidID(id string) bool { return uuidRE.MatchString(id) }
+
+// validIDs keeps the ids that can exist, so a malformed key in a batch does not
+// fail the whole statement.
+func validIDs(ids []string) []string {
+	out := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if ValidID(id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// Page asks for First items after the cursor After (empty: from the start).
+type Page struct {
+	First int
+	After string
+}
+
+// EncodeCursor makes an opaque cursor of the sort key of an item.
+func EncodeCursor(parts ...any) string {
+	b, _ := json.Marshal(parts)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// decodeCursor reads a cursor made by EncodeCursor into dst (pointers, in order).
+func decodeCursor(c string, dst ...any) error {
+	bad := apperr.Invalid("after", "after is not a cursor of this list")
+	b, err := base64.RawURLEncoding.DecodeString(c)
+	if err != nil {
+		return bad
+	}
+	var raw []json.RawMessage
+	if json.Unmarshal(b, &raw) != nil || len(raw) != len(dst) {
+		return bad
+	}
+	for i := range dst {
+		if json.Unmarshal(raw[i], dst[i]) != nil {
+			return bad
+		}
+	}
+	return nil
+}
+
+// count runs q as SELECT count(*).
+func count(ctx context.Context, q *bun.SelectQuery) (int, error) {
+	n, err := q.Count(ctx)
+	return int(n), err
+}

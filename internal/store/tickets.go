@@ -1,0 +1,200 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/savvysolve/api/models"
+)
+
+// TicketFilter narrows a ticket list. Scope fields (CustomerID, SolverID,
+// TicketID) come from the viewer; the others from the client.
+type TicketFilter struct {
+	Status     []models.TicketStatus
+	Urgency    []models.Urgency
+	DeviceType []models.DeviceType
+	SolverID   *string
+	CustomerID *string
+	TicketID   *string
+	Search     string
+}
+
+func (f TicketFilter) apply(q *bun.SelectQuery) *bun.SelectQuery {
+	if len(f.Status) > 0 {
+		q = q.Where("t.status IN (?)", bun.List(f.Status))
+	}
+	if len(f.Urgency) > 0 {
+		q = q.Where("t.urgency IN (?)", bun.List(f.Urgency))
+	}
+	if len(f.DeviceType) > 0 {
+		q = q.Where("t.device_type IN (?)", bun.List(f.DeviceType))
+	}
+	if f.SolverID != nil {
+		q = q.Where("t.solver_id = ?", uuidOrNull(*f.SolverID))
+	}
+	if f.CustomerID != nil {
+		q = q.Where("t.customer_id = ?", uuidOrNull(*f.CustomerID))
+	}
+	if f.TicketID != nil {
+		q = q.Where("t.id = ?", uuidOrNull(*f.TicketID))
+	}
+	if f.Search != "" {
+		// Word similarity (pg_trgm's <%) is served by the trigram GIN index and
+		// forgives small typos; ILIKE catches short words trigrams miss.
+		q = q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+			return q.Where("? <% t.description", f.Search).
+				WhereOr("t.description ILIKE ?", "%"+escapeLike(f.Search)+"%")
+		})
+	}
+	return q
+}
+
+// uuidOrNull makes a malformed id match nothing instead of failing the query.
+func uuidOrNull(id string) any {
+	if ValidID(id) {
+		return id
+	}
+	return nil
+}
+
+func escapeLike(s string) string {
+	out := make([]rune, 0, len(s))
+	for _, r := range s {
+		if r == '%' || r == '_' || r == '\\' {
+			out = append(out, '\\')
+		}
+		out = append(out, r)
+	}
+	return string(out)
+}
+
+// Tickets lists the tickets that match f, newest first.
+func Tickets(ctx context.Context, db DB, f TicketFilter, p Page) (page []*models.Ticket, total int, err error) {
+	if total, err = count(ctx, db.NewSelect().Model((*models.Ticket)(nil)).Apply(f.apply)); err != nil {
+		return nil, 0, mapErr(err, "ticket")
+	}
+	q := db.NewSelect().
+		Model(&page).
+		Apply(f.apply).
+		OrderExpr("t.created_at DESC, t.id DESC").
+		Limit(int64(p.First + 1))
+	if p.After != "" {
+		var at time.Time
+		var id string
+		if err := decodeCursor(p.After, &at, &id); err != nil {
+			return nil, 0, err
+		}
+		q = q.Where("(t.created_at, t.id) < (?, ?::uuid)", at, id)
+	}
+	err = q.Scan(ctx)
+	return page, total, mapErr(err, "ticket")
+}
+
+// TicketCursor is the cursor of t in Tickets.
+func TicketCursor(t *models.Ticket) string { return EncodeCursor(t.CreatedAt, t.ID) }
+
+// Queue lists PENDING tickets, most urgent first, then oldest first (the
+// partial index tickets_queue_idx serves exactly this order).
+func Queue(ctx context.Context, db DB, p Page) (page []*models.Ticket, total int, err error) {
+	pending := func(q *bun.SelectQuery) *bun.SelectQuery { return q.Where("t.status = 'pending'") }
+	if total, err = count(ctx, db.NewSelect().Model((*models.Ticket)(nil)).Apply(pending)); err != nil {
+		return nil, 0, mapErr(err, "ticket")
+	}
+	q := db.NewSelect().
+		Model(&page).
+		Apply(pending).
+		OrderExpr("t.urgency DESC, t.created_at, t.id").
+		Limit(int64(p.First + 1))
+	if p.After != "" {
+		var urgency models.Urgency
+		var at time.Time
+		var id string
+		if err := decodeCursor(p.After, &urgency, &at, &id); err != nil {
+			return nil, 0, err
+		}
+		q = q.Where("(t.urgency < ?::urgency OR (t.urgency = ?::urgency AND (t.created_at, t.id) > (?, ?::uuid)))",
+			urgency, urgency, at, id)
+	}
+	err = q.Scan(ctx)
+	return page, total, mapErr(err, "ticket")
+}
+
+// QueueCursor is the cursor of t in Queue.
+func QueueCursor(t *models.Ticket) string { return EncodeCursor(t.Urgency, t.CreatedAt, t.ID) }
+
+// TicketsByIDs returns the tickets with the given ids, in no particular order.
+func TicketsByIDs(ctx context.Context, db DB, ids []string) ([]*models.Ticket, error) {
+	var ts []*models.Ticket
+	err := db.NewSelect().Model(&ts).Where("t.id IN (?)", bun.List(validIDs(ids))).Scan(ctx)
+	return ts, mapErr(err, "ticket")
+}
+
+// TicketByID returns one ticket; with lock, the row stays locked until the transaction ends.
+func TicketByID(ctx context.Context, db DB, id string, lock bool) (*models.Ticket, error) {
+	t := new(models.Ticket)
+	if !ValidID(id) {
+		return nil, mapErr(sql.ErrNoRows, "ticket")
+	}
+	q := db.NewSelect().Model(t).Where("t.id = ?", id)
+	if lock {
+		q = q.For("UPDATE")
+	}
+	return t, mapErr(q.Scan(ctx), "ticket")
+}
+
+// TicketByTokenHash returns the ticket whose guest token has this hash.
+func TicketByTokenHash(ctx context.Context, db DB, hash []byte) (*models.Ticket, error) {
+	t := new(models.Ticket)
+	err := db.NewSelect().Model(t).Where("t.access_token_hash = ?", hash).Scan(ctx)
+	return t, mapErr(err, "ticket")
+}
+
+// InsertTicket inserts t and fills in its generated columns.
+func InsertTicket(ctx context.Context, db DB, t *models.Ticket) error {
+	_, err := db.NewInsert().Model(t).Returning("*").Exec(ctx)
+	return mapErr(err, "ticket")
+}
+
+// ClaimTicket assigns a PENDING ticket to a solver in one conditional update,
+// so of any number of concurrent claims exactly one matches. It returns
+// ok=false (and no error) when the ticket is not PENDING.
+func ClaimTicket(ctx context.Context, db DB, id, solverID string) (*models.Ticket, bool, error) {
+	t := new(models.Ticket)
+	res, err := db.NewUpdate().
+		Model(t).
+		Set("status = 'claimed'").
+		Set("solver_id = ?", solverID).
+		Set("claimed_at = now()").
+		Set("updated_at = now()").
+		Where("id = ? AND status = 'pending'", id).
+		Returning("*").
+		Exec(ctx, t)
+	if err != nil {
+		return nil, false, mapErr(err, "ticket")
+	}
+	n, _ := res.RowsAffected()
+	return t, n == 1, nil
+}
+
+// SetTicketStatus moves a ticket to status if its status is one of from; ok=false when it is not.
+func SetTicketStatus(ctx context.Context, db DB, id string, from []models.TicketStatus, to models.TicketStatus, reason *string) (*models.Ticket, bool, error) {
+	t := new(models.Ticket)
+	q := db.NewUpdate().
+		Model(t).
+		Set("status = ?", to).
+		Set("updated_at = now()").
+		Where("id = ? AND status IN (?)", id, bun.List(from)).
+		Returning("*")
+	if reason != nil {
+		q = q.Set("status_reason = ?", *reason)
+	}
+	res, err := q.Exec(ctx, t)
+	if err != nil {
+		return nil, false, mapErr(err, "ticket")
+	}
+	n, _ := res.RowsAffected()
+	return t, n == 1, nil
+}

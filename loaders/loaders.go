@@ -1,0 +1,204 @@
+// Package loaders batches the reads of relation fields: every loader turns the
+// loads of one resolution level into one SQL statement, so a request's
+// statement count follows the shape of its query, not the number of rows.
+//
+// A Loaders set lives for one GraphQL operation (attached by Middleware) and
+// is never shared between viewers. Batch functions never decide who may see
+// what: they run with the first caller's context; resolvers authorize.
+package loaders
+
+import (
+	"context"
+	"time"
+
+	"github.com/graph-gophers/dataloader/v7"
+	"github.com/uptrace/bun"
+
+	"github.com/savvysolve/api/internal/apperr"
+	"github.com/savvysolve/api/internal/store"
+	"github.com/savvysolve/api/models"
+)
+
+// Loaders is the set of loaders of one operation.
+type Loaders struct {
+	UserByID              *dataloader.Loader[string, *models.User]
+	SolverByID            *dataloader.Loader[string, *models.Solver]
+	SolverByUserID        *dataloader.Loader[string, *models.Solver] // nil when the user is no solver
+	TicketByID            *dataloader.Loader[string, *models.Ticket]
+	SessionByID           *dataloader.Loader[string, *models.Session]
+	SessionsByTicket      *dataloader.Loader[string, []*models.Session]
+	SmsLogsByTicket       *dataloader.Loader[string, []*models.SmsLog]
+	CallLogsBySession     *dataloader.Loader[string, []*models.CallLog]
+	ScreenSharesBySession *dataloader.Loader[string, []*models.ScreenShareSession]
+	RatingBySession       *dataloader.Loader[string, *models.Rating] // nil when not rated
+	MessagePage           *dataloader.Loader[store.MessagePage, []*models.SessionMessage]
+	RatingPage            *dataloader.Loader[store.RatingPage, RatingPage]
+}
+
+// RatingPage is a page of a solver's ratings (up to First+1) and their total.
+type RatingPage struct {
+	Ratings []*models.Rating
+	Total   int
+}
+
+// Options tune the loaders.
+type Options struct {
+	// Wait is how long a loader collects keys before it runs its batch.
+	Wait time.Duration
+	// NoCache turns the per-operation cache off (subscriptions: every event
+	// must see fresh rows).
+	NoCache bool
+	// Observe, when set, is told the size of every batch (metrics).
+	Observe func(loader string, size int)
+}
+
+// New returns a fresh set of loaders on db.
+func New(db bun.IDB, o Options) *Loaders {
+	if o.Wait == 0 {
+		o.Wait = time.Millisecond
+	}
+	return &Loaders{
+		UserByID:              byID(o, "user", db, store.UsersByIDs, func(u *models.User) string { return u.ID }),
+		SolverByID:            byID(o, "solver", db, store.SolversByIDs, func(s *models.Solver) string { return s.ID }),
+		SolverByUserID:        optional(o, "solverByUser", db, store.SolversByUserIDs, func(s *models.Solver) string { return s.UserID }),
+		TicketByID:            byID(o, "ticket", db, store.TicketsByIDs, func(t *models.Ticket) string { return t.ID }),
+		SessionByID:           byID(o, "session", db, store.SessionsByIDs, func(s *models.Session) string { return s.ID }),
+		SessionsByTicket:      grouped(o, "sessionsByTicket", db, store.SessionsByTicketIDs, func(s *models.Session) string { return s.TicketID }),
+		SmsLogsByTicket:       grouped(o, "smsLogsByTicket", db, store.SmsLogsByTicketIDs, func(l *models.SmsLog) string { return deref(l.TicketID) }),
+		CallLogsBySession:     grouped(o, "callLogsBySession", db, store.CallLogsBySessionIDs, func(l *models.CallLog) string { return deref(l.SessionID) }),
+		ScreenSharesBySession: grouped(o, "screenSharesBySession", db, store.ScreenSharesBySessionIDs, func(l *models.ScreenShareSession) string { return l.SessionID }),
+		RatingBySession:       optional(o, "ratingBySession", db, store.RatingsBySessionIDs, func(r *models.Rating) string { return r.SessionID }),
+		MessagePage:           newLoader(o, "messagePage", messagePages(db)),
+		RatingPage:            newLoader(o, "ratingPage", ratingPages(db)),
+	}
+}
+
+func newLoader[K comparable, V any](o Options, name string, f dataloader.BatchFunc[K, V]) *dataloader.Loader[K, V] {
+	if o.Observe != nil {
+		inner := f
+		f = func(ctx context.Context, keys []K) []*dataloader.Result[V] {
+			o.Observe(name, len(keys))
+			return inner(ctx, keys)
+		}
+	}
+	opts := []dataloader.Option[K, V]{dataloader.WithWait[K, V](o.Wait)}
+	if o.NoCache {
+		opts = append(opts, dataloader.WithCache[K, V](&dataloader.NoCache[K, V]{}))
+	}
+	return dataloader.NewBatchedLoader(f, opts...)
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// fetch is a store function reading the rows of many keys in one statement.
+type fetch[V any] func(context.Context, store.DB, []string) ([]V, error)
+
+// byID loads one row per key; a key with no row gets its own NOT_FOUND.
+func byID[V any](o Options, name string, db bun.IDB, f fetch[V], key func(V) string) *dataloader.Loader[string, V] {
+	return newLoader(o, name, func(ctx context.Context, keys []string) []*dataloader.Result[V] {
+		rows, err := f(ctx, db, keys)
+		out := make([]*dataloader.Result[V], len(keys))
+		m := index(rows, key)
+		for i, k := range keys {
+			switch v, ok := m[k]; {
+			case err != nil:
+				out[i] = &dataloader.Result[V]{Error: err}
+			case ok:
+				out[i] = &dataloader.Result[V]{Data: v}
+			default:
+				out[i] = &dataloader.Result[V]{Error: apperr.NotFoundf(name)}
+			}
+		}
+		return out
+	})
+}
+
+// optional loads at most one row per key; a key with no row gets the zero value.
+func optional[V any](o Options, name string, db bun.IDB, f fetch[V], key func(V) string) *dataloader.Loader[string, V] {
+	return newLoader(o, name, func(ctx context.Context, keys []string) []*dataloader.Result[V] {
+		rows, err := f(ctx, db, keys)
+		m := index(rows, key)
+		out := make([]*dataloader.Result[V], len(keys))
+		for i, k := range keys {
+			out[i] = &dataloader.Result[V]{Data: m[k], Error: err}
+		}
+		return out
+	})
+}
+
+// grouped loads all rows per key, in the store's order.
+func grouped[V any](o Options, name string, db bun.IDB, f fetch[V], key func(V) string) *dataloader.Loader[string, []V] {
+	return newLoader(o, name, func(ctx context.Context, keys []string) []*dataloader.Result[[]V] {
+		rows, err := f(ctx, db, keys)
+		m := map[string][]V{}
+		for _, r := range rows {
+			m[key(r)] = append(m[key(r)], r)
+		}
+		out := make([]*dataloader.Result[[]V], len(keys))
+		for i, k := range keys {
+			out[i] = &dataloader.Result[[]V]{Data: m[k], Error: err}
+		}
+		return out
+	})
+}
+
+func index[V any](rows []V, key func(V) string) map[string]V {
+	m := make(map[string]V, len(rows))
+	for _, r := range rows {
+		m[key(r)] = r
+	}
+	return m
+}
+
+func messagePages(db bun.IDB) dataloader.BatchFunc[store.MessagePage, []*models.SessionMessage] {
+	return func(ctx context.Context, keys []store.MessagePage) []*dataloader.Result[[]*models.SessionMessage] {
+		rows, err := store.MessagePages(ctx, db, keys)
+		// A key is (session, after, first); two keys of one session differ in
+		// after or first, so rows are sorted back to keys by session and range.
+		out := make([]*dataloader.Result[[]*models.SessionMessage], len(keys))
+		for i, k := range keys {
+			var page []*models.SessionMessage
+			last := k.AfterSeq // rows of overlapping keys repeat: take each seq once
+			for _, m := range rows {
+				if m.SessionID == k.SessionID && m.Seq > last && len(page) < k.First+1 {
+					page, last = append(page, m), m.Seq
+				}
+			}
+			out[i] = &dataloader.Result[[]*models.SessionMessage]{Data: page, Error: err}
+		}
+		return out
+	}
+}
+
+func ratingPages(db bun.IDB) dataloader.BatchFunc[store.RatingPage, RatingPage] {
+	return func(ctx context.Context, keys []store.RatingPage) []*dataloader.Result[RatingPage] {
+		rows, err := store.RatingPages(ctx, db, keys)
+		pages := make([]RatingPage, len(keys))
+		for _, r := range rows {
+			pages[r.Key].Total = r.Total
+			if r.ID != "" {
+				rating := r.Rating
+				pages[r.Key].Ratings = append(pages[r.Key].Ratings, &rating)
+			}
+		}
+		out := make([]*dataloader.Result[RatingPage], len(keys))
+		for i := range keys {
+			out[i] = &dataloader.Result[RatingPage]{Data: pages[i], Error: err}
+		}
+		return out
+	}
+}
+
+type ctxKey struct{}
+
+// With returns a context carrying l.
+func With(ctx context.Context, l *Loaders) context.Context { return context.WithValue(ctx, ctxKey{}, l) }
+
+// From returns the context's loaders. It panics without them: a resolver
+// running outside an operation is a wiring bug, not a client error.
+func From(ctx context.Context) *Loaders { return ctx.Value(ctxKey{}).(*Loaders) }

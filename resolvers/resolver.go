@@ -1,0 +1,103 @@
+// Package resolvers binds the GraphQL schema to the domain: thin functions
+// that take arguments in, call the desk (operations, read rules) or the
+// loaders, and hand models out. No SQL lives here.
+package resolvers
+
+import (
+	"context"
+
+	"github.com/savvysolve/api/graph/model"
+	"github.com/savvysolve/api/internal/apperr"
+	"github.com/savvysolve/api/internal/auth"
+	"github.com/savvysolve/api/internal/desk"
+	"github.com/savvysolve/api/internal/live"
+	"github.com/savvysolve/api/internal/store"
+	"github.com/savvysolve/api/loaders"
+	"github.com/savvysolve/api/models"
+)
+
+// Resolver holds the dependencies of the resolvers.
+type Resolver struct {
+	Desk *desk.Desk
+	Live *live.Hub
+}
+
+func viewer(ctx context.Context) auth.Viewer { return auth.ViewerFrom(ctx) }
+
+func load(ctx context.Context) *loaders.Loaders { return loaders.From(ctx) }
+
+// page turns connection arguments into a store page.
+func page(first *int, after *string, def int) store.Page {
+	p := store.Page{First: def}
+	if first != nil {
+		p.First = *first
+	}
+	if after != nil {
+		p.After = *after
+	}
+	return p
+}
+
+func pageInfo(hasNext bool, last string) *model.PageInfo {
+	pi := &model.PageInfo{HasNextPage: hasNext}
+	if last != "" {
+		pi.EndCursor = &last
+	}
+	return pi
+}
+
+// trim cuts the extra row that store pages read to learn whether more follow.
+func trim[T any](rows []T, first int) ([]T, bool) {
+	if len(rows) > first {
+		return rows[:first], true
+	}
+	return rows, false
+}
+
+func ticketConnection(rows []*models.Ticket, total, first int, cursor func(*models.Ticket) string) *model.TicketConnection {
+	rows, more := trim(rows, first)
+	c := &model.TicketConnection{Edges: make([]*model.TicketEdge, len(rows)), TotalCount: total}
+	last := ""
+	for i, t := range rows {
+		last = cursor(t)
+		c.Edges[i] = &model.TicketEdge{Cursor: last, Node: t}
+	}
+	c.PageInfo = pageInfo(more, last)
+	return c
+}
+
+// visibleTicket loads a ticket the viewer may see; NOT_FOUND otherwise.
+func visibleTicket(ctx context.Context, id string) (*models.Ticket, error) {
+	t, err := load(ctx).TicketByID.Load(ctx, id)()
+	if err != nil {
+		return nil, err
+	}
+	if !desk.CanSeeTicket(viewer(ctx), t) {
+		return nil, apperr.NotFoundf("ticket")
+	}
+	return t, nil
+}
+
+// visibleSession loads a session the viewer may see; NOT_FOUND otherwise.
+func visibleSession(ctx context.Context, id string) (*models.Session, error) {
+	s, err := load(ctx).SessionByID.Load(ctx, id)()
+	if err != nil {
+		return nil, err
+	}
+	t, err := load(ctx).TicketByID.Load(ctx, s.TicketID)()
+	if err != nil {
+		return nil, err
+	}
+	if !desk.CanSeeSession(viewer(ctx), s, t) {
+		return nil, apperr.NotFoundf("session")
+	}
+	return s, nil
+}
+
+// optionalSession loads a nullable session link.
+func optionalSession(ctx context.Context, id *string) (*models.Session, error) {
+	if id == nil {
+		return nil, nil
+	}
+	return visibleSession(ctx, *id)
+}

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/savvysolve/api/internal/api"
+	"github.com/savvysolve/api/internal/auth"
+	"github.com/savvysolve/api/internal/config"
+	"github.com/savvysolve/api/internal/database"
+	"github.com/savvysolve/api/internal/embeddedpg"
+	"github.com/savvysolve/api/internal/live"
+	"github.com/savvysolve/api/internal/seed"
+	"github.com/savvysolve/api/migrations"
+)
+
+// embeddedDB is the database the server uses inside its embedded cluster.
+const embeddedDB = "postgres"
+
+// devTokenTTL is how long the development tokens printed at start stay valid.
+const devTokenTTL = 30 * 24 * time.Hour
+
+func startEmbedded(ctx context.Context, log *slog.Logger, cfg config.Config) (*embeddedpg.Cluster, error) {
+	c, err := embeddedpg.Start(ctx, embeddedpg.Config{DataDir: cfg.DataDir, Logger: log})
+	if err != nil {
+		return nil, fmt.Errorf("start the embedded PostgreSQL (set DATABASE_URL to use another): %w", err)
+	}
+	log.Info("embedded PostgreSQL started", "data", cfg.DataDir, "url", c.URL(embeddedDB))
+	return c, nil
+}
+
+func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
+	if cfg.Embedded {
+		cluster, err := startEmbedded(ctx, log, cfg)
+		if err != nil {
+			return err
+		}
+		defer cluster.Stop()
+		cfg.DatabaseURL = cluster.URL(embeddedDB)
+		cfg.DatabaseURLUnpooled = cfg.DatabaseURL
+		if cfg.AuthJWTSecret == "" {
+			if cfg.AuthJWTSecret, err = devSecret(cfg.DataDir); err != nil {
+				return err
+			}
+		}
+	}
+	db, err := database.Open(ctx, cfg.DatabaseURL, poolOptions(cfg))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if cfg.AutoMigrate {
+		if err := migrateUnpooled(ctx, log, cfg); err != nil {
+			return err
+		}
+	}
+	if cfg.AutoSeed {
+		if err := seedIfEmpty(ctx, log, db); err != nil {
+			return err
+		}
+	}
+	authn, err := auth.New(ctx, db, cfg.AuthJWTSecret, cfg.AuthJWKSURL)
+	if err != nil {
+		return err
+	}
+	dir, err := migrations.Dir()
+	if err != nil {
+		return err
+	}
+	headers := devHeaders(ctx, log, cfg, db)
+	h := api.New(api.Deps{
+		DB: db, Auth: authn, Live: &live.Hub{}, Log: log, Migrations: dir,
+		Production: cfg.Production(), PlaygroundHeaders: headers,
+	})
+	return listen(ctx, log, cfg, h)
+}
+
+func poolOptions(cfg config.Config) database.Options {
+	return database.Options{
+		MaxConns: cfg.Pool.MaxConns, MinConns: cfg.Pool.MinConns,
+		MaxIdleTime: cfg.Pool.MaxIdleTime, ConnectTimeout: cfg.Pool.ConnectTimeout,
+	}
+}
+
+func migrateUnpooled(ctx context.Context, log *slog.Logger, cfg config.Config) error {
+	db, err := database.OpenSQL(cfg.DatabaseURLUnpooled, database.Options{MaxConns: 2, ConnectTimeout: cfg.Pool.ConnectTimeout})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	n, err := applyMigrations(ctx, log, db)
+	if err != nil {
+		return err
+	}
+	log.Info("migrations up to date", "applied_now", n)
+	return nil
+}
+
+func seedIfEmpty(ctx context.Context, log *slog.Logger, db *bun.DB) error {
+	n, err := db.NewSelect().Table("users").Count(ctx)
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	if err := seed.Run(ctx, db); err != nil {
+		return fmt.Errorf("seed: %w", err)
+	}
+	log.Info("seeded an empty database", "users", strings.Join(seed.ClerkIDs, ", "))
+	return nil
+}
+
+// devSecret returns the development signing secret kept next to the embedded
+// cluster's data, creating it on first use.
+func devSecret(dataDir string) (string, error) {
+	path := filepath.Join(filepath.Dir(dataDir), "dev-jwt-secret")
+	if b, err := os.ReadFile(path); err == nil && len(b) > 0 {
+		return strings.TrimSpace(string(b)), nil
+	}
+	b := make([]byte, 32)
+	rand.Read(b)
+	secret := hex.EncodeToString(b)
+	if err := os.WriteFile(path, []byte(secret+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write the development secret: %w", err)
+	}
+	return secret, nil
+}
+
+// devHeaders prints, and offers in the Playground, a ready Authorization
+// header for each seeded user, when the server signs its own tokens.
+func devHeaders(ctx context.Context, log *slog.Logger, cfg config.Config, db *bun.DB) map[string]map[string]string {
+	if cfg.Production() || cfg.AuthJWTSecret == "" {
+		return nil
+	}
+	sets := map[string]map[string]string{}
+	var lines []string
+	for _, id := range seed.ClerkIDs {
+		if n, err := db.NewSelect().Table("users").Where("clerk_id = ?", id).Count(ctx); err != nil || n == 0 {
+			continue
+		}
+		tok, err := auth.SignHS256([]byte(cfg.AuthJWTSecret), id, devTokenTTL)
+		if err != nil {
+			return nil
+		}
+		sets[id] = map[string]string{"Authorization": "Bearer " + tok}
+		lines = append(lines, fmt.Sprintf("  %-16s Authorization: Bearer %s", id, tok))
+	}
+	if len(lines) > 0 {
+		fmt.Fprintf(os.Stderr, "\nDevelopment tokens (valid %s; also in the Playground's header menu):\n%s\n\n",
+			devTokenTTL, strings.Join(lines, "\n"))
+	}
+	return sets
+}
+
+func listen(ctx context.Context, log *slog.Logger, cfg config.Config, h http.Handler) error {
+	srv := &http.Server{
+		Addr:              net.JoinHostPort(os.Getenv("HOST"), strconv.Itoa(cfg.Port)),
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	ln, err := net.Listen("tcp", srv.Addr)
+	if err != nil {
+		return err
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "playground", "http://localhost:"+strconv.Itoa(cfg.Port)+"/")
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "grace", cfg.ShutdownGrace)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}
+
+func seedCmd(ctx context.Context, log *slog.Logger, cfg config.Config) error {
+	url := cfg.DatabaseURL
+	if cfg.Embedded {
+		c, err := startEmbedded(ctx, log, cfg)
+		if err != nil {
+			return err
+		}
+		defer c.Stop()
+		url = c.URL(embeddedDB)
+	}
+	db, err := database.Open(ctx, url, database.Options{MaxConns: 2})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := seed.Run(ctx, db); err != nil {
+		return err
+	}
+	fmt.Println("seed: done")
+	return nil
+}
+
+func tokenCmd(cfg config.Config, args []string) error {
+	if len(args) != 1 {
+		return errors.New("usage: token CLERK_ID (for example: token seed_admin)")
+	}
+	secret := cfg.AuthJWTSecret
+	if secret == "" && cfg.Embedded {
+		b, err := os.ReadFile(filepath.Join(filepath.Dir(cfg.DataDir), "dev-jwt-secret"))
+		if err != nil {
+			return errors.New("set AUTH_JWT_SECRET (or start the embedded server once to create its development secret)")
+		}
+		secret = strings.TrimSpace(string(b))
+	}
+	tok, err := auth.SignHS256([]byte(secret), args[0], devTokenTTL)
+	if err != nil {
+		return err
+	}
+	fmt.Println(tok)
+	return nil
+}
