@@ -197,7 +197,9 @@ func ratingPages(db bun.IDB) dataloader.BatchFunc[store.RatingPage, RatingPage] 
 type ctxKey struct{}
 
 // With returns a context carrying l.
-func With(ctx context.Context, l *Loaders) context.Context { return context.WithValue(ctx, ctxKey{}, l) }
+func With(ctx context.Context, l *Loaders) context.Context {
+	return context.WithValue(ctx, ctxKey{}, l)
+}
 
 // From returns the context's loaders. It panics without them: a resolver
 // running outside an operation is a wiring bug, not a client error.

@@ -102,4 +102,3 @@ func (d Deps) ready(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("ready\n"))
 	}
 }
-
