@@ -24,6 +24,7 @@ import (
 	"github.com/savvysolve/api/internal/embeddedpg"
 	"github.com/savvysolve/api/internal/live"
 	"github.com/savvysolve/api/internal/seed"
+	"github.com/savvysolve/api/internal/wsconn"
 	"github.com/savvysolve/api/migrations"
 )
 
@@ -80,12 +81,17 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
-	headers := devHeaders(ctx, log, cfg, db)
+	hub := live.New(db, log)
+	lctx, stopListening := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopListening()
+	go hub.Listen(lctx, cfg.DatabaseURLUnpooled)
+	sockets := wsconn.NewRegistry()
 	h := api.New(api.Deps{
-		DB: db, Auth: authn, Live: &live.Hub{}, Log: log, Migrations: dir,
-		Production: cfg.Production(), PlaygroundHeaders: headers,
+		DB: db, Auth: authn, Live: hub, Log: log, Migrations: dir,
+		Production: cfg.Production(), PlaygroundHeaders: devHeaders(ctx, log, cfg, db),
+		AllowedOrigins: cfg.AllowedOrigins, Sockets: sockets,
 	})
-	return listen(ctx, log, cfg, h)
+	return listen(ctx, log, cfg, h, sockets)
 }
 
 func poolOptions(cfg config.Config) database.Options {
@@ -166,7 +172,7 @@ func devHeaders(ctx context.Context, log *slog.Logger, cfg config.Config, db *bu
 	return sets
 }
 
-func listen(ctx context.Context, log *slog.Logger, cfg config.Config, h http.Handler) error {
+func listen(ctx context.Context, log *slog.Logger, cfg config.Config, h http.Handler, sockets *wsconn.Registry) error {
 	srv := &http.Server{
 		Addr:              net.JoinHostPort(os.Getenv("HOST"), strconv.Itoa(cfg.Port)),
 		Handler:           h,
@@ -186,9 +192,12 @@ func listen(ctx context.Context, log *slog.Logger, cfg config.Config, h http.Han
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "grace", cfg.ShutdownGrace)
+	log.Info("shutting down", "grace", cfg.ShutdownGrace, "websockets", sockets.Len())
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
+	// Shutdown does not touch hijacked connections: close websockets ourselves,
+	// with 1001 so clients reconnect (to another replica) and resume.
+	sockets.CloseAll(wsconn.CodeGoingAway, "server shutting down")
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err
 	}

@@ -204,3 +204,18 @@ func With(ctx context.Context, l *Loaders) context.Context {
 // From returns the context's loaders. It panics without them: a resolver
 // running outside an operation is a wiring bug, not a client error.
 func From(ctx context.Context) *Loaders { return ctx.Value(ctxKey{}).(*Loaders) }
+
+// PrimeTickets caches tickets read by a list query, so their relations'
+// back-references (session.ticket) cost no statement.
+func (l *Loaders) PrimeTickets(ctx context.Context, ts []*models.Ticket) {
+	for _, t := range ts {
+		l.TicketByID.Prime(ctx, t.ID, t)
+	}
+}
+
+// PrimeSessions caches sessions read through a relation (message.session).
+func (l *Loaders) PrimeSessions(ctx context.Context, ss []*models.Session) {
+	for _, s := range ss {
+		l.SessionByID.Prime(ctx, s.ID, s)
+	}
+}

@@ -54,8 +54,9 @@ func trim[T any](rows []T, first int) ([]T, bool) {
 	return rows, false
 }
 
-func ticketConnection(rows []*models.Ticket, total, first int, cursor func(*models.Ticket) string) *model.TicketConnection {
+func ticketConnection(ctx context.Context, rows []*models.Ticket, total, first int, cursor func(*models.Ticket) string) *model.TicketConnection {
 	rows, more := trim(rows, first)
+	load(ctx).PrimeTickets(ctx, rows)
 	c := &model.TicketConnection{Edges: make([]*model.TicketEdge, len(rows)), TotalCount: total}
 	last := ""
 	for i, t := range rows {

@@ -39,7 +39,7 @@ func (r *queryResolver) Tickets(ctx context.Context, filter *model.TicketFilter,
 	if err != nil {
 		return nil, err
 	}
-	return ticketConnection(rows, total, p.First, store.TicketCursor), nil
+	return ticketConnection(ctx, rows, total, p.First, store.TicketCursor), nil
 }
 
 func (r *queryResolver) TicketQueue(ctx context.Context, first *int, after *string) (*model.TicketConnection, error) {
@@ -48,7 +48,7 @@ func (r *queryResolver) TicketQueue(ctx context.Context, first *int, after *stri
 	if err != nil {
 		return nil, err
 	}
-	return ticketConnection(rows, total, p.First, store.QueueCursor), nil
+	return ticketConnection(ctx, rows, total, p.First, store.QueueCursor), nil
 }
 
 func (r *subscriptionResolver) TicketUpdated(ctx context.Context, ticketID string) (<-chan *models.Ticket, error) {
@@ -78,6 +78,7 @@ func (r *ticketResolver) Sessions(ctx context.Context, obj *models.Ticket) ([]*m
 	if err != nil {
 		return nil, err
 	}
+	load(ctx).PrimeSessions(ctx, all)
 	v := viewer(ctx)
 	seen := make([]*models.Session, 0, len(all))
 	for _, s := range all {

@@ -24,6 +24,7 @@ import (
 	"github.com/savvysolve/api/internal/live"
 	"github.com/savvysolve/api/internal/migrate"
 	"github.com/savvysolve/api/internal/playground"
+	"github.com/savvysolve/api/internal/wsconn"
 	"github.com/savvysolve/api/loaders"
 	"github.com/savvysolve/api/resolvers"
 )
@@ -40,13 +41,17 @@ type Deps struct {
 	PlaygroundHeaders map[string]map[string]string
 	// LoaderWait is how long loaders collect keys (0: the default).
 	LoaderWait time.Duration
+	// AllowedOrigins may open websockets (besides same-origin pages) and make CORS requests.
+	AllowedOrigins []string
+	// Sockets tracks open websockets (may be nil).
+	Sockets *wsconn.Registry
 }
 
 // New returns the server's HTTP handler.
 func New(d Deps) http.Handler {
 	mux := http.NewServeMux()
 	gql := d.graphQL()
-	mux.Handle("/graphql", d.Auth.Middleware(d.Log)(gql))
+	mux.Handle("/graphql", wsconn.Middleware(d.Auth.Middleware(d.Log)(gql)))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", d.ready)
 	mux.Handle("GET /playground/", http.StripPrefix("/playground/", playground.Assets()))
@@ -63,6 +68,12 @@ func (d Deps) graphQL() http.Handler {
 		Desk: desk.New(d.DB),
 		Live: d.Live,
 	}}))
+	srv.AddTransport(transport.Websocket{
+		Implementation:        wsconn.Implementation{Allowed: d.originAllowed, PingInterval: 20 * time.Second, Open: d.Sockets},
+		InitFunc:              d.initSocket,
+		InitTimeout:           10 * time.Second,
+		KeepAlivePingInterval: 15 * time.Second,
+	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})

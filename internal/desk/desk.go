@@ -116,7 +116,7 @@ func (d *Desk) CreateTicket(ctx context.Context, in CreateTicketInput) (*models.
 		if err := store.InsertTicket(ctx, tx, t); err != nil {
 			return err
 		}
-		return events.Publish(ctx, tx, events.Event{Kind: events.Ticket, ID: t.ID, Queue: "added"})
+		return events.Publish(ctx, tx, events.Event{Kind: events.Ticket, ID: t.ID, Queue: "added", Status: string(t.Status)})
 	})
 	if err != nil {
 		return nil, "", err
@@ -145,24 +145,17 @@ func (d *Desk) ClaimTicket(ctx context.Context, id string) (*models.Ticket, erro
 			return err
 		}
 		if !ok {
-			return d.whyNot(ctx, tx, v, id, "the ticket is no longer pending")
+			// Active solvers see every pending ticket, so a lost race is a
+			// CONFLICT even though the ticket is now another solver's.
+			t, err := store.TicketByID(ctx, tx, id, false)
+			if err != nil {
+				return err
+			}
+			return apperr.New(apperr.Conflict, "the ticket is no longer pending (it is %s)", strings.ToUpper(string(t.Status)))
 		}
-		return events.Publish(ctx, tx, events.Event{Kind: events.Ticket, ID: t.ID, Queue: "removed"})
+		return events.Publish(ctx, tx, events.Event{Kind: events.Ticket, ID: t.ID, Queue: "removed", Status: string(t.Status)})
 	})
 	return t, err
-}
-
-// whyNot explains a conditional update that matched nothing: NOT_FOUND when
-// the viewer cannot see the ticket, else CONFLICT with msg.
-func (d *Desk) whyNot(ctx context.Context, db bun.IDB, v auth.Viewer, id, msg string) error {
-	t, err := store.TicketByID(ctx, db, id, false)
-	if err != nil {
-		return err
-	}
-	if !CanSeeTicket(v, t) {
-		return apperr.NotFoundf("ticket")
-	}
-	return apperr.New(apperr.Conflict, "%s (it is %s)", msg, strings.ToUpper(string(t.Status)))
 }
 
 // CancelTicket cancels a PENDING or CLAIMED ticket: its customer, its solver or an admin.
@@ -221,7 +214,7 @@ func (d *Desk) moveTicket(ctx context.Context, id string, reason *string, allowe
 			return apperr.New(apperr.Conflict, "a %s ticket cannot become %s", strings.ToUpper(string(was)), strings.ToUpper(string(to)))
 		}
 		out = t
-		e := events.Event{Kind: events.Ticket, ID: t.ID}
+		e := events.Event{Kind: events.Ticket, ID: t.ID, Status: string(t.Status)}
 		if was == models.TicketPending {
 			e.Queue = "removed"
 		}

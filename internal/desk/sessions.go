@@ -50,7 +50,7 @@ func (d *Desk) StartSession(ctx context.Context, ticketID string, tier models.Ti
 		if err := store.InsertSession(ctx, tx, s); err != nil {
 			return err
 		}
-		return events.Publish(ctx, tx, events.Event{Kind: events.Ticket, ID: t.ID})
+		return events.Publish(ctx, tx, events.Event{Kind: events.Ticket, ID: t.ID, Status: string(models.TicketInProgress)})
 	})
 	return s, err
 }
@@ -149,7 +149,7 @@ func (d *Desk) EndSession(ctx context.Context, id string) (*models.Session, erro
 		if err := store.AddCompletedSession(ctx, tx, s.SolverID, *s.Earnings); err != nil {
 			return err
 		}
-		return events.Publish(ctx, tx, events.Event{Kind: events.Ticket, ID: t.ID})
+		return events.Publish(ctx, tx, events.Event{Kind: events.Ticket, ID: t.ID, Status: string(models.TicketCompleted)})
 	})
 	return s, err
 }

@@ -33,6 +33,7 @@ type Event struct {
 	SessionID string `json:"s,omitempty"`
 	Seq       int    `json:"q,omitempty"`
 	Queue     string `json:"qe,omitempty"` // "added" or "removed"
+	Status    string `json:"st,omitempty"` // the ticket's status after the change
 }
 
 // Publish queues e for delivery when db's transaction commits.

@@ -1,25 +1,313 @@
-// Package live serves the GraphQL subscriptions.
+// Package live serves the GraphQL subscriptions. Each replica holds one
+// LISTEN connection (see Listen); events announced by any replica's committed
+// transactions arrive there, the rows they name are loaded in batches, and
+// the hub hands them to this replica's subscribers.
+//
+// A subscriber never blocks the hub: it has a bounded queue, and one that
+// falls behind is disconnected (close code 4008) and can resume with
+// `after`. Chat is ordered and gap-free by the per-session sequence number:
+// a subscriber that sees a gap, or hears that the listener reconnected, reads
+// what it missed from the database.
 package live
 
 import (
 	"context"
+	"log/slog"
+	"sync"
+	"time"
 
-	"github.com/savvysolve/api/graph/model"
-	"github.com/savvysolve/api/internal/apperr"
+	"github.com/uptrace/bun"
+
+	"github.com/savvysolve/api/internal/auth"
+	"github.com/savvysolve/api/internal/events"
+	"github.com/savvysolve/api/internal/store"
+	"github.com/savvysolve/api/internal/wsconn"
 	"github.com/savvysolve/api/models"
 )
 
-// Hub fans events out to subscribers.
-type Hub struct{}
+const (
+	// queueLimit is how many undelivered items a subscriber may have before it counts as too slow.
+	queueLimit = 256
+	// replayPage is how many messages one catch-up read returns.
+	replayPage = 200
+	// MaxSubscriptionsPerConn limits the open subscriptions of one websocket.
+	MaxSubscriptionsPerConn = 100
+	// batchMax bounds the events delivered with one round of loads.
+	batchMax = 500
+)
 
-var errNotYet = apperr.New(apperr.Internal, "subscriptions are being built")
+// Hub fans events out to this replica's subscribers.
+type Hub struct {
+	db     *bun.DB
+	log    *slog.Logger
+	events chan events.Event
 
-func (h *Hub) SessionMessages(ctx context.Context, sessionID string, after *string) (<-chan *models.SessionMessage, error) {
-	return nil, errNotYet
+	mu       sync.Mutex
+	sessions map[string]map[*sub]struct{}
+	tickets  map[string]map[*sub]struct{}
+	queue    map[*sub]struct{}
+
+	listening chan struct{} // closed once the first LISTEN is in place
+	listenOne sync.Once
+
+	// Observe, when set, is told about deliveries and drops (metrics).
+	Observe Observer
 }
-func (h *Hub) TicketUpdated(ctx context.Context, ticketID string) (<-chan *models.Ticket, error) {
-	return nil, errNotYet
+
+// Observer receives the hub's counters.
+type Observer interface {
+	Notification()
+	Subscribed(kind string, delta int)
+	TooSlow()
 }
-func (h *Hub) Queue(ctx context.Context) (<-chan *model.TicketQueueEvent, error) {
-	return nil, errNotYet
+
+type nopObserver struct{}
+
+func (nopObserver) Notification()          {}
+func (nopObserver) Subscribed(string, int) {}
+func (nopObserver) TooSlow()               {}
+
+// New returns a hub reading rows from db. Start its listener with Listen.
+func New(db *bun.DB, log *slog.Logger) *Hub {
+	return &Hub{
+		db: db, log: log,
+		events:    make(chan events.Event, 4096),
+		sessions:  map[string]map[*sub]struct{}{},
+		tickets:   map[string]map[*sub]struct{}{},
+		queue:     map[*sub]struct{}{},
+		listening: make(chan struct{}),
+		Observe:   nopObserver{},
+	}
+}
+
+// Listening is closed once the hub's first LISTEN is in place.
+func (h *Hub) Listening() <-chan struct{} { return h.listening }
+
+// item is one thing for a subscriber: a message, or a ticket (with the queue change, if any).
+type item struct {
+	msg    *models.SessionMessage
+	ticket *models.Ticket
+	kind   models.QueueEventKind
+}
+
+// sub is one subscription's mailbox.
+type sub struct {
+	ctx    context.Context // the operation's: closes its websocket when too slow
+	viewer auth.Viewer
+	wake   chan struct{}
+
+	mu     sync.Mutex
+	items  []item
+	since  time.Time // non-zero: catch up on what changed since then
+	resync bool
+	dead   bool
+}
+
+func newSub(ctx context.Context) *sub {
+	return &sub{ctx: ctx, viewer: auth.ViewerFrom(ctx), wake: make(chan struct{}, 1)}
+}
+
+// push queues it; false when the subscriber is too slow (it is then dead).
+func (s *sub) push(it item) bool {
+	s.mu.Lock()
+	if s.dead || len(s.items) >= queueLimit {
+		s.dead = true
+		s.mu.Unlock()
+		return false
+	}
+	s.items = append(s.items, it)
+	s.mu.Unlock()
+	s.signal()
+	return true
+}
+
+// catchUp asks the subscriber to read what changed since t from the database.
+func (s *sub) catchUp(t time.Time) {
+	s.mu.Lock()
+	if !s.resync || t.Before(s.since) {
+		s.since = t
+	}
+	s.resync = true
+	s.mu.Unlock()
+	s.signal()
+}
+
+func (s *sub) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// take returns the queued items and any catch-up request.
+func (s *sub) take() (items []item, resync bool, since time.Time, dead bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	items, s.items = s.items, nil
+	resync, since, s.resync = s.resync, s.since, false
+	return items, resync, since, s.dead
+}
+
+func (h *Hub) add(set map[string]map[*sub]struct{}, key string, s *sub, kind string) {
+	h.mu.Lock()
+	if set[key] == nil {
+		set[key] = map[*sub]struct{}{}
+	}
+	set[key][s] = struct{}{}
+	h.mu.Unlock()
+	h.Observe.Subscribed(kind, 1)
+}
+
+func (h *Hub) remove(set map[string]map[*sub]struct{}, key string, s *sub, kind string) {
+	h.mu.Lock()
+	delete(set[key], s)
+	if len(set[key]) == 0 {
+		delete(set, key)
+	}
+	h.mu.Unlock()
+	h.Observe.Subscribed(kind, -1)
+}
+
+// tooSlow disconnects a subscriber that fell behind. Its websocket closes with
+// a reason; without one (plain HTTP) its goroutine ends the stream.
+func (h *Hub) tooSlow(s *sub) {
+	h.Observe.TooSlow()
+	s.signal()
+	wsconn.CloseConn(s.ctx, wsconn.CodeTooSlow, "subscriber too slow: reconnect and resume with after")
+}
+
+// dispatch delivers events in batches until ctx ends.
+func (h *Hub) dispatch(ctx context.Context) {
+	for {
+		var batch []events.Event
+		select {
+		case e := <-h.events:
+			batch = append(batch, e)
+		case <-ctx.Done():
+			return
+		}
+	drain:
+		for len(batch) < batchMax {
+			select {
+			case e := <-h.events:
+				batch = append(batch, e)
+			default:
+				break drain
+			}
+		}
+		h.deliver(ctx, batch)
+	}
+}
+
+// deliver loads the rows the batch names (two statements at most) and hands
+// them to the subscribers, in event order.
+func (h *Hub) deliver(ctx context.Context, batch []events.Event) {
+	msgIDs, ticketIDs := h.wanted(batch)
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	msgs, tickets := map[string]*models.SessionMessage{}, map[string]*models.Ticket{}
+	var failed bool
+	if len(msgIDs) > 0 {
+		rows, err := store.MessagesByIDs(ctx, h.db, msgIDs)
+		failed = failed || err != nil
+		for _, m := range rows {
+			msgs[m.ID] = m
+		}
+	}
+	if len(ticketIDs) > 0 {
+		rows, err := store.TicketsByIDs(ctx, h.db, ticketIDs)
+		failed = failed || err != nil
+		for _, t := range rows {
+			tickets[t.ID] = t
+		}
+	}
+	if failed {
+		// The rows will be read by the subscribers themselves when they catch up.
+		h.log.Warn("live: loading event rows failed; subscribers will catch up")
+		h.resyncAll(time.Now().Add(-time.Minute))
+		return
+	}
+	var slow []*sub
+	h.mu.Lock()
+	for _, e := range batch {
+		slow = append(slow, h.route(e, msgs, tickets)...)
+	}
+	h.mu.Unlock()
+	for _, s := range slow {
+		h.tooSlow(s)
+	}
+}
+
+// wanted lists the rows the batch needs, skipping events nobody here listens to.
+func (h *Hub) wanted(batch []events.Event) (msgIDs, ticketIDs []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, e := range batch {
+		switch e.Kind {
+		case events.Message:
+			if len(h.sessions[e.SessionID]) > 0 {
+				msgIDs = append(msgIDs, e.ID)
+			}
+		case events.Ticket:
+			if len(h.tickets[e.ID]) > 0 || (e.Queue != "" && len(h.queue) > 0) {
+				ticketIDs = append(ticketIDs, e.ID)
+			}
+		}
+	}
+	return msgIDs, ticketIDs
+}
+
+// route hands one event's row to its subscribers (h.mu held) and returns those too slow.
+func (h *Hub) route(e events.Event, msgs map[string]*models.SessionMessage, tickets map[string]*models.Ticket) (slow []*sub) {
+	push := func(s *sub, it item) {
+		if !s.push(it) {
+			slow = append(slow, s)
+		}
+	}
+	switch e.Kind {
+	case events.Message:
+		m := msgs[e.ID]
+		for s := range h.sessions[e.SessionID] {
+			if m == nil { // deleted since: let the subscriber re-read
+				s.catchUp(time.Time{})
+				continue
+			}
+			push(s, item{msg: m})
+		}
+	case events.Ticket:
+		t := tickets[e.ID]
+		if t == nil {
+			return nil
+		}
+		// The row is read after the event; show the status this event announced.
+		snap := *t
+		if e.Status != "" {
+			snap.Status = models.TicketStatus(e.Status)
+		}
+		for s := range h.tickets[e.ID] {
+			push(s, item{ticket: &snap})
+		}
+		if e.Queue != "" {
+			for s := range h.queue {
+				push(s, item{ticket: &snap, kind: models.QueueEventKind(e.Queue)})
+			}
+		}
+	}
+	return slow
+}
+
+// resyncAll asks every subscriber to catch up on what changed since t.
+func (h *Hub) resyncAll(t time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, set := range []map[string]map[*sub]struct{}{h.sessions, h.tickets} {
+		for _, subs := range set {
+			for s := range subs {
+				s.catchUp(t)
+			}
+		}
+	}
+	for s := range h.queue {
+		s.catchUp(t)
+	}
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -163,7 +164,7 @@ func InsertTicket(ctx context.Context, db DB, t *models.Ticket) error {
 // ok=false (and no error) when the ticket is not PENDING.
 func ClaimTicket(ctx context.Context, db DB, id, solverID string) (*models.Ticket, bool, error) {
 	t := new(models.Ticket)
-	res, err := db.NewUpdate().
+	err := db.NewUpdate().
 		Model(t).
 		Set("status = 'claimed'").
 		Set("solver_id = ?", solverID).
@@ -171,12 +172,20 @@ func ClaimTicket(ctx context.Context, db DB, id, solverID string) (*models.Ticke
 		Set("updated_at = now()").
 		Where("id = ? AND status = 'pending'", id).
 		Returning("*").
-		Exec(ctx, t)
+		Scan(ctx)
+	return conditional(t, err)
+}
+
+// conditional reads the result of an UPDATE ... WHERE <state> RETURNING: no
+// row means the state did not match (ok=false), not an error.
+func conditional(t *models.Ticket, err error) (*models.Ticket, bool, error) {
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
 	if err != nil {
 		return nil, false, mapErr(err, "ticket")
 	}
-	n, _ := res.RowsAffected()
-	return t, n == 1, nil
+	return t, true, nil
 }
 
 // SetTicketStatus moves a ticket to status if its status is one of from; ok=false when it is not.
@@ -191,10 +200,18 @@ func SetTicketStatus(ctx context.Context, db DB, id string, from []models.Ticket
 	if reason != nil {
 		q = q.Set("status_reason = ?", *reason)
 	}
-	res, err := q.Exec(ctx, t)
-	if err != nil {
-		return nil, false, mapErr(err, "ticket")
-	}
-	n, _ := res.RowsAffected()
-	return t, n == 1, nil
+	return conditional(t, q.Scan(ctx))
+}
+
+// TicketsUpdatedSince returns up to limit tickets changed at or after since,
+// oldest change first (subscribers catching up after a lost connection).
+func TicketsUpdatedSince(ctx context.Context, db DB, since time.Time, limit int) ([]*models.Ticket, error) {
+	var ts []*models.Ticket
+	err := db.NewSelect().
+		Model(&ts).
+		Where("t.updated_at >= ?", since).
+		OrderExpr("t.updated_at, t.id").
+		Limit(int64(limit)).
+		Scan(ctx)
+	return ts, mapErr(err, "ticket")
 }

@@ -1,0 +1,30 @@
+# SavvySolve API. `make help` lists the targets.
+GO ?= go
+
+.PHONY: help run test generate check-generated playground-assets db-check lint bench
+
+help:
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
+
+run: ## start the server on the embedded PostgreSQL (Playground at http://localhost:8080/)
+	$(GO) run . serve
+
+test: ## run every test (starts its own throwaway PostgreSQL)
+	$(GO) test -race -count=1 ./...
+
+generate: ## regenerate all generated code (gqlgen)
+	$(GO) tool gqlgen generate
+
+check-generated: generate ## fail when generated code is stale
+	git diff --exit-code -- graph resolvers || (echo "generated code is stale: run make generate and commit" && exit 1)
+
+playground-assets: ## refresh the Playground's vendored JS/CSS from npm
+	./scripts/playground-assets.sh
+
+db-check: ## check migrations/, atlas.sum and schema.hcl agree
+	$(GO) run . db check
+
+lint: ## gofmt, go vet, contract check
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go') && exit 1)
+	$(GO) vet ./...
+	$(GO) run -C ../shared/tools/contractcheck . -contract ../../api/contract.graphql -schema "$(CURDIR)/graph/**/*.graphqls"

@@ -1,0 +1,194 @@
+package api_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/savvysolve/api/internal/api"
+	"github.com/savvysolve/api/internal/auth"
+	"github.com/savvysolve/api/internal/dbtest"
+	"github.com/savvysolve/api/internal/live"
+	"github.com/savvysolve/api/internal/seed"
+	"github.com/savvysolve/api/migrations"
+	"github.com/savvysolve/api/models"
+)
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
+const secret = "test-secret"
+
+// env is a server on its own seeded database.
+type env struct {
+	t     *testing.T
+	db    *bun.DB
+	h     http.Handler
+	stmts *atomic.Int64
+}
+
+// countHook counts every SQL statement run on the test's database.
+type countHook struct{ n *atomic.Int64 }
+
+func (h countHook) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context { return ctx }
+func (h countHook) AfterQuery(context.Context, *bun.QueryEvent)                        { h.n.Add(1) }
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	return newEnvWith(t, 2*time.Millisecond)
+}
+
+// newEnvWith is newEnv with a given loader window.
+func newEnvWith(t *testing.T, wait time.Duration) *env {
+	t.Helper()
+	db := dbtest.New(t)
+	if err := seed.Run(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	e := &env{t: t, db: db, stmts: new(atomic.Int64)}
+	db.AddQueryHook(countHook{e.stmts})
+	authn, err := auth.New(context.Background(), db, secret, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, err := migrations.Dir()
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.h = api.New(api.Deps{
+		DB: db, Auth: authn, Live: live.New(db, testLog()), Log: testLog(), Migrations: dir,
+		LoaderWait: wait,
+	})
+	return e
+}
+
+func testLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// token returns a user token for a seeded (or created) clerk id.
+func token(t *testing.T, clerkID string) string {
+	t.Helper()
+	tok, err := auth.SignHS256([]byte(secret), clerkID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+type gqlError struct {
+	Message    string         `json:"message"`
+	Extensions map[string]any `json:"extensions"`
+}
+
+type result struct {
+	Status int
+	Data   map[string]any
+	Errors []gqlError
+}
+
+// code returns the first error's code, or "".
+func (r result) code() string {
+	if len(r.Errors) == 0 {
+		return ""
+	}
+	c, _ := r.Errors[0].Extensions["code"].(string)
+	return c
+}
+
+// do posts a GraphQL request as the holder of tok ("" for anonymous).
+func (e *env) do(tok, query string, vars map[string]any) result {
+	e.t.Helper()
+	body, _ := json.Marshal(map[string]any{"query": query, "variables": vars})
+	req := httptest.NewRequest(http.MethodPost, "/graphql", bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if tok != "" {
+		req.Header.Set("Authorization", "Bearer "+tok)
+	}
+	w := httptest.NewRecorder()
+	e.h.ServeHTTP(w, req)
+	var r result
+	if err := json.Unmarshal(w.Body.Bytes(), &r); err != nil {
+		e.t.Fatalf("response is not JSON (%v): %s", err, w.Body.String())
+	}
+	r.Status = w.Code
+	return r
+}
+
+// must runs a request that must succeed and returns its data.
+func (e *env) must(tok, query string, vars map[string]any) map[string]any {
+	e.t.Helper()
+	r := e.do(tok, query, vars)
+	if len(r.Errors) > 0 {
+		e.t.Fatalf("unexpected errors: %+v", r.Errors)
+	}
+	return r.Data
+}
+
+// wantCode runs a request that must fail with code.
+func (e *env) wantCode(code, tok, query string, vars map[string]any) result {
+	e.t.Helper()
+	r := e.do(tok, query, vars)
+	if r.code() != code {
+		e.t.Fatalf("want %s, got %+v (data %v)", code, r.Errors, r.Data)
+	}
+	return r
+}
+
+// get walks a decoded JSON value along keys (strings for objects, ints for arrays).
+func get(v any, path ...any) any {
+	for _, p := range path {
+		switch k := p.(type) {
+		case string:
+			m, _ := v.(map[string]any)
+			v = m[k]
+		case int:
+			a, _ := v.([]any)
+			if k >= len(a) {
+				return nil
+			}
+			v = a[k]
+		}
+	}
+	return v
+}
+
+func str(v any, path ...any) string { return fmt.Sprint(get(v, path...)) }
+
+// newUser inserts a user (and a solver profile for solvers) and returns its token.
+func (e *env) newUser(clerkID string, role models.UserRole, status models.SolverStatus) (tok, userID, solverID string) {
+	e.t.Helper()
+	ctx := context.Background()
+	u := &models.User{ClerkID: clerkID, Email: clerkID + "@example.test", Role: role}
+	if _, err := e.db.NewInsert().Model(u).Exec(ctx); err != nil {
+		e.t.Fatal(err)
+	}
+	if role == models.RoleSolver {
+		s := &models.Solver{UserID: u.ID, Status: status, RevenueSharePercent: 70}
+		if _, err := e.db.NewInsert().Model(s).Exec(ctx); err != nil {
+			e.t.Fatal(err)
+		}
+		solverID = s.ID
+	}
+	return token(e.t, clerkID), u.ID, solverID
+}
+
+const createTicket = `mutation($in: CreateTicketInput!) { createTicket(input: $in) { accessToken ticket { id status urgency customerInfo { name email phone } } } }`
+
+// newTicket creates a ticket through the API and returns its id and guest token.
+func (e *env) newTicket(tok string) (id, guest string) {
+	e.t.Helper()
+	d := e.must(tok, createTicket, map[string]any{"in": map[string]any{
+		"customerInfo": map[string]any{"name": "Pat", "email": "pat@example.com"},
+		"description":  "The tablet screen flickers", "deviceType": "TABLET", "urgency": "HIGH",
+	}})
+	return str(d, "createTicket", "ticket", "id"), str(d, "createTicket", "accessToken")
+}
