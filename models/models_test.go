@@ -3,10 +3,12 @@ package models_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"reflect"
 	"slices"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -554,10 +556,13 @@ type column struct {
 	nullable                bool
 }
 
-func TestModelsMatchDatabase(t *testing.T) {
-	t.Parallel()
+// mismatches lists every way in which the models of models.All() and the
+// tables of the public schema of db disagree.
+func mismatches(t *testing.T, db *bun.DB) []string {
+	t.Helper()
 	ctx := context.Background()
-	db := dbtest.New(t)
+	var problems []string
+	report := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 
 	columns := map[string]map[string]column{}
 	rows, err := db.QueryContext(ctx, `
@@ -568,6 +573,7 @@ WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'`)
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer rows.Close()
 	for rows.Next() {
 		var table string
 		var c column
@@ -582,97 +588,125 @@ WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE'`)
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	rows.Close()
 	if len(columns) == 0 {
 		t.Fatal("no tables in the public schema")
 	}
 
-	enumLabels := map[string][]string{}
 	var enums []struct {
 		Name   string   `bun:"name"`
 		Labels []string `bun:"labels,array"`
 	}
-	if err := db.NewRaw(`SELECT t.typname AS name, array_agg(e.enumlabel ORDER BY e.enumsortorder) AS labels
+	if err := db.NewRaw(`SELECT t.typname AS name, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS labels
 FROM pg_type t JOIN pg_enum e ON e.enumtypid = t.oid JOIN pg_namespace n ON n.oid = t.typnamespace
 WHERE n.nspname = 'public' GROUP BY t.typname`).Scan(ctx, &enums); err != nil {
 		t.Fatal(err)
 	}
+	enumLabels := map[string][]string{}
 	for _, e := range enums {
 		enumLabels[e.Name] = e.Labels
+	}
+	if len(enumLabels) == 0 {
+		t.Fatal("no enums in the public schema")
 	}
 
 	modelTables := map[string]bool{}
 	for _, m := range models.All() {
 		table := db.Table(reflect.TypeOf(m).Elem())
 		if modelTables[table.Name] {
-			t.Errorf("two models for table %s", table.Name)
+			report("two models for table %s", table.Name)
 		}
 		modelTables[table.Name] = true
-		t.Run(table.TypeName, func(t *testing.T) {
-			t.Parallel()
-			cols, ok := columns[table.Name]
+		cols, ok := columns[table.Name]
+		if !ok {
+			report("table %s of model %s does not exist", table.Name, table.TypeName)
+			continue
+		}
+		seen := map[string]bool{}
+		for _, f := range table.Fields {
+			seen[f.Name] = true
+			c, ok := cols[f.Name]
 			if !ok {
-				t.Fatalf("table %s does not exist", table.Name)
+				report("%s.%s (%s.%s) has no column", table.Name, f.Name, table.TypeName, f.GoName)
+				continue
 			}
-			seen := map[string]bool{}
-			for _, f := range table.Fields {
-				seen[f.Name] = true
-				c, ok := cols[f.Name]
-				if !ok {
-					t.Errorf("%s.%s (%s) has no column", table.Name, f.Name, f.GoName)
-					continue
+			if want := compatible(f); !slices.Contains(want, c.dataType) {
+				report("%s.%s: Go %s stored as %s, want one of %v", table.Name, f.Name, f.StructField.Type, c.dataType, want)
+			}
+			switch c.dataType {
+			case "USER-DEFINED":
+				if f.UserSQLType != c.udtName {
+					report("%s.%s: bun type %q, column type %q", table.Name, f.Name, f.UserSQLType, c.udtName)
 				}
-				if want := compatible(f); !slices.Contains(want, c.dataType) {
-					t.Errorf("%s.%s: Go %s stored as %s, want one of %v", table.Name, f.Name, f.StructField.Type, c.dataType, want)
+				if labels, ok := enumLabels[c.udtName]; !ok {
+					report("%s.%s: %s is not an enum", table.Name, f.Name, c.udtName)
+				} else if got := models.EnumValues(f.IndirectType.Name()); !slices.Equal(got, labels) {
+					report("%s.%s: models.EnumValues(%q) = %v, enum %s = %v", table.Name, f.Name, f.IndirectType.Name(), got, c.udtName, labels)
 				}
-				if c.dataType == "USER-DEFINED" {
-					if f.UserSQLType != c.udtName {
-						t.Errorf("%s.%s: bun type %q, column type %q", table.Name, f.Name, f.UserSQLType, c.udtName)
-					}
-					labels, ok := enumLabels[c.udtName]
-					if !ok {
-						t.Errorf("%s.%s: %s is not an enum", table.Name, f.Name, c.udtName)
-					} else if got := models.EnumValues(f.IndirectType.Name()); !slices.Equal(got, labels) {
-						t.Errorf("%s.%s: models.EnumValues(%q) = %v, enum %s = %v", table.Name, f.Name, f.IndirectType.Name(), got, c.udtName, labels)
-					}
-				}
-				if c.dataType == "uuid" && f.UserSQLType != "uuid" {
-					t.Errorf("%s.%s is uuid but its bun tag lacks type:uuid", table.Name, f.Name)
-				}
-				if c.dataType == "jsonb" && f.UserSQLType != "jsonb" {
-					t.Errorf("%s.%s is jsonb but its bun tag lacks type:jsonb", table.Name, f.Name)
-				}
-				if c.nullable && !nilable(f.StructField.Type) {
-					t.Errorf("%s.%s is nullable but Go type %s cannot hold NULL", table.Name, f.Name, f.StructField.Type)
-				}
-				if c.nullable && f.NotNull {
-					t.Errorf("%s.%s is nullable but tagged notnull", table.Name, f.Name)
-				}
-				if !c.nullable && !f.NotNull && !f.IsPK {
-					t.Errorf("%s.%s is NOT NULL but not tagged notnull", table.Name, f.Name)
-				}
-				if !c.nullable && f.StructField.Type.Kind() == reflect.Pointer {
-					t.Errorf("%s.%s is NOT NULL but Go type %s is a pointer", table.Name, f.Name, f.StructField.Type)
+			case "uuid", "jsonb":
+				if f.UserSQLType != c.dataType {
+					report("%s.%s is %s but its bun tag lacks type:%s", table.Name, f.Name, c.dataType, c.dataType)
 				}
 			}
-			for name := range cols {
-				if !seen[name] {
-					t.Errorf("column %s.%s has no field in %s", table.Name, name, table.TypeName)
-				}
+			if c.nullable && !nilable(f.StructField.Type) {
+				report("%s.%s is nullable but Go type %s cannot hold NULL", table.Name, f.Name, f.StructField.Type)
 			}
-		})
-	}
-	var extra []string
-	for name := range columns {
-		if !modelTables[name] {
-			extra = append(extra, name)
+			if c.nullable && f.NotNull {
+				report("%s.%s is nullable but tagged notnull", table.Name, f.Name)
+			}
+			if !c.nullable && !f.NotNull && !f.IsPK {
+				report("%s.%s is NOT NULL but not tagged notnull", table.Name, f.Name)
+			}
+			if !c.nullable && f.StructField.Type.Kind() == reflect.Pointer {
+				report("%s.%s is NOT NULL but Go type %s is a pointer", table.Name, f.Name, f.StructField.Type)
+			}
+		}
+		for name := range cols {
+			if !seen[name] {
+				report("column %s.%s has no field in %s", table.Name, name, table.TypeName)
+			}
 		}
 	}
-	sort.Strings(extra)
-	if len(extra) > 0 {
-		t.Errorf("tables without a model in models.All(): %v", extra)
+	for name := range columns {
+		if !modelTables[name] {
+			report("table %s has no model in models.All()", name)
+		}
 	}
-	if got, want := len(modelTables), len(columns); got != want {
-		t.Errorf("%d models for %d tables", got, want)
+	sort.Strings(problems)
+	return problems
+}
+
+func TestModelsMatchDatabase(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name  string
+		alter string // run on the migrated database first; "" for none
+		want  string // substring of the one expected problem; "" for none
+	}{
+		{"migrated database", "", ""},
+		{"extra column", "ALTER TABLE users ADD COLUMN extra text", "column users.extra has no field in User"},
+		{"missing column", "ALTER TABLE tickets DROP COLUMN status_reason", "tickets.status_reason (Ticket.StatusReason) has no column"},
+		{"nullable column for a string", "ALTER TABLE users ALTER COLUMN email DROP NOT NULL", "users.email is nullable but Go type string cannot hold NULL"},
+		{"NOT NULL column for a pointer", "UPDATE users SET name = ''; ALTER TABLE users ALTER COLUMN name SET NOT NULL", "users.name is NOT NULL but not tagged notnull"},
+		{"incompatible type", "ALTER TABLE sessions ALTER COLUMN message_count TYPE text", "sessions.message_count: Go int stored as text"},
+		{"enum label", "ALTER TYPE urgency ADD VALUE 'whenever'", `models.EnumValues("Urgency")`},
+		{"table without a model", "CREATE TABLE stray (id int)", "table stray has no model"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			db := dbtest.New(t)
+			if tc.alter != "" {
+				if _, err := db.ExecContext(context.Background(), tc.alter); err != nil {
+					t.Fatal(err)
+				}
+			}
+			problems := mismatches(t, db)
+			switch {
+			case tc.want == "" && len(problems) > 0:
+				t.Errorf("models and database disagree:\n%s", strings.Join(problems, "\n"))
+			case tc.want != "" && (len(problems) == 0 || !strings.Contains(strings.Join(problems, "\n"), tc.want)):
+				t.Errorf("problems = %q, want one containing %q", problems, tc.want)
+			}
+		})
 	}
 }

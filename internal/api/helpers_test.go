@@ -18,9 +18,11 @@ import (
 
 	"github.com/savvysolve/api/internal/api"
 	"github.com/savvysolve/api/internal/auth"
+	"github.com/savvysolve/api/internal/database"
 	"github.com/savvysolve/api/internal/dbtest"
 	"github.com/savvysolve/api/internal/live"
 	"github.com/savvysolve/api/internal/seed"
+	"github.com/savvysolve/api/internal/wsconn"
 	"github.com/savvysolve/api/migrations"
 	"github.com/savvysolve/api/models"
 )
@@ -33,7 +35,9 @@ const secret = "test-secret"
 type env struct {
 	t     *testing.T
 	db    *bun.DB
+	url   string // the database's URL
 	h     http.Handler
+	hub   *live.Hub
 	stmts *atomic.Int64
 }
 
@@ -51,12 +55,26 @@ func newEnv(t *testing.T) *env {
 // newEnvWith is newEnv with a given loader window.
 func newEnvWith(t *testing.T, wait time.Duration) *env {
 	t.Helper()
-	db := dbtest.New(t)
-	if err := seed.Run(context.Background(), db); err != nil {
+	url := dbtest.NewURL(t, false)
+	e := &env{t: t, url: url, stmts: new(atomic.Int64)}
+	e.db = e.server(wait, nil)
+	if err := seed.Run(context.Background(), e.db); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, db: db, stmts: new(atomic.Int64)}
-	db.AddQueryHook(countHook{e.stmts})
+	e.db.AddQueryHook(countHook{e.stmts})
+	return e
+}
+
+// server builds a server (a replica) on e's database, sets e.h and e.hub to
+// it, and returns its pool.
+func (e *env) server(wait time.Duration, sockets *wsconn.Registry) *bun.DB {
+	t := e.t
+	t.Helper()
+	db, err := database.Open(context.Background(), e.url, database.Options{MaxConns: 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
 	authn, err := auth.New(context.Background(), db, secret, "")
 	if err != nil {
 		t.Fatal(err)
@@ -65,11 +83,12 @@ func newEnvWith(t *testing.T, wait time.Duration) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.hub = live.New(db, testLog())
 	e.h = api.New(api.Deps{
-		DB: db, Auth: authn, Live: live.New(db, testLog()), Log: testLog(), Migrations: dir,
-		LoaderWait: wait,
+		DB: db, Auth: authn, Live: e.hub, Log: testLog(), Migrations: dir,
+		LoaderWait: wait, AllowedOrigins: []string{"https://app.savvysolve.test"}, Sockets: sockets,
 	})
-	return e
+	return db
 }
 
 func testLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
