@@ -335,4 +335,3 @@ func TestNoLeaks(t *testing.T) {
 		}
 	}
 }
-

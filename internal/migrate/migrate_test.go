@@ -232,6 +232,75 @@ func TestApplyRefusesAnEditedDirectory(t *testing.T) {
 	}
 }
 
+// TestApplyNewFile applies the committed directory plus one more file.
+func TestApplyNewFile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tests := []struct {
+		name, body string
+		wantErr    string // "" when the file must apply
+		exists     string // to_regclass argument that must (or, on error, must not) exist afterwards
+	}{
+		{
+			name:    "failing file leaves nothing behind",
+			body:    "-- Purpose: x\n-- Reversible: No\n-- Rollback:\n\nCREATE TABLE half_done (id int);\nSELECT no_such_function();\n",
+			wantErr: "no_such_function",
+			exists:  "public.half_done",
+		},
+		{
+			name:   "txmode none runs outside a transaction",
+			body:   "-- atlas:txmode none\n\n-- Purpose: x\n-- Reversible: Yes\n-- Rollback:\n\nCREATE INDEX CONCURRENTLY users_email_idx ON users (email);\n",
+			exists: "public.users_email_idx",
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			db := openSQL(t, dbtest.NewURL(t, true))
+			dir := embedded(t)
+			files := sqlFiles(t)
+			const extra = "20991231000000_extra.sql"
+			if err := dir.WriteFile(extra, []byte(tc.body)); err != nil {
+				t.Fatal(err)
+			}
+			if err := migrate.Rehash(dir); err != nil {
+				t.Fatal(err)
+			}
+			n, err := migrate.Apply(ctx, db, dir, quiet)
+			wantN := len(files) + 1
+			if tc.wantErr != "" {
+				wantN = len(files)
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), extra) {
+					t.Errorf("Apply error = %v, want one naming %s and %q", err, extra, tc.wantErr)
+				}
+			} else if err != nil {
+				t.Errorf("Apply: %v", err)
+			}
+			if n != wantN {
+				t.Errorf("Apply = %d, want %d", n, wantN)
+			}
+			var exists bool
+			if err := db.QueryRow(`SELECT to_regclass($1) IS NOT NULL`, tc.exists).Scan(&exists); err != nil {
+				t.Fatal(err)
+			}
+			if exists != (tc.wantErr == "") {
+				t.Errorf("%s exists: %v", tc.exists, exists)
+			}
+			revs := revisionRows(t, db)
+			if done, ok := revs["20991231000000"]; ok != (tc.wantErr == "") || ok && !done {
+				t.Errorf("revision of %s: present %v, complete %v", extra, ok, done)
+			}
+			pending, err := migrate.PendingCount(ctx, db, dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := len(files) + 1 - wantN; pending != want {
+				t.Errorf("PendingCount = %d, want %d", pending, want)
+			}
+		})
+	}
+}
+
 // copyDir copies the repository's migration directory into a temporary one.
 func copyDir(t *testing.T) (string, *atlasmigrate.LocalDir) {
 	t.Helper()
@@ -309,7 +378,6 @@ func wantProblems(t *testing.T, problems []string, want ...[]string) {
 
 func TestCheck(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
 	tests := []struct {
 		name string
 		// prepare changes the copy of the directory and returns the schema and
@@ -418,62 +486,105 @@ func TestCheck(t *testing.T) {
 			wantProblems(t, problems, tc.want...)
 		})
 	}
-	_ = ctx
 }
 
 func TestDiff(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	path, dir := copyDir(t)
-	dev := openDev(t)
-	hcl := withNickname(t)
+	tests := []struct {
+		name   string
+		hcl    func(*testing.T) []byte
+		wants  []string // substrings of the new file
+		undo   string   // substring of the problem Check reports with the old schema.hcl
+		column string   // users column that must be nullable after applying (or absent, with gone)
+		gone   bool
+	}{
+		{
+			name: "add_user_nickname",
+			hcl:  withNickname,
+			wants: []string{"-- Purpose: add user nickname\n", "-- Reversible: Yes\n",
+				`--   ALTER TABLE "users" DROP COLUMN "nickname";`, `ALTER TABLE "users" ADD COLUMN "nickname" text NULL;`},
+			undo:   `DROP COLUMN "nickname"`,
+			column: "nickname",
+		},
+		{
+			name: "drop_user_phone",
+			hcl: func(t *testing.T) []byte {
+				hcl := string(readSchema(t))
+				const col = "  column \"phone\" {\n    type = varchar(50)\n    null = true\n  }\n"
+				if strings.Count(hcl, col) < 1 {
+					t.Fatalf("schema.hcl lacks %q", col)
+				}
+				return []byte(strings.Replace(hcl, col, "", 1)) // the first: users.phone
+			},
+			wants: []string{"-- Purpose: drop user phone\n", "-- Reversible: Partial\n",
+				`ALTER TABLE "users" DROP COLUMN "phone";`},
+			undo:   `ADD COLUMN "phone"`,
+			column: "phone",
+			gone:   true,
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			path, dir := copyDir(t)
+			dev := openDev(t)
+			hcl := tc.hcl(t)
+			before := sqlFiles(t)
 
-	before := sqlFiles(t)
-	name, err := dev.Diff(ctx, dir, hcl, "add_user_nickname")
-	if err != nil {
-		t.Fatal(err)
-	}
-	entries, err := filepath.Glob(filepath.Join(path, "*.sql"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(entries) != len(before)+1 {
-		t.Fatalf("%d files after Diff, want %d", len(entries), len(before)+1)
-	}
-	if want := filepath.Base(entries[len(entries)-1]); name != want || !strings.HasSuffix(name, "_add_user_nickname.sql") {
-		t.Fatalf("Diff wrote %q, newest file is %q", name, want)
-	}
-	body, err := os.ReadFile(filepath.Join(path, name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	text := string(body)
-	for _, want := range []string{`ALTER TABLE "users" ADD COLUMN "nickname" text NULL;`, "-- Reversible: Yes\n", `--   ALTER TABLE "users" DROP COLUMN "nickname";`} {
-		if !strings.Contains(text, want) {
-			t.Errorf("new file lacks %q:\n%s", want, text)
-		}
-	}
-	if !strings.HasPrefix(text, "-- Purpose: add user nickname\n") {
-		t.Errorf("new file does not start with its Purpose:\n%s", text)
-	}
-	if err := atlasmigrate.Validate(dir); err != nil {
-		t.Errorf("atlas.sum not rewritten: %v", err)
-	}
+			name, err := dev.Diff(ctx, dir, hcl, tc.name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			entries, err := filepath.Glob(filepath.Join(path, "*.sql"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(entries) != len(before)+1 {
+				t.Fatalf("%d files after Diff, want %d", len(entries), len(before)+1)
+			}
+			if newest := filepath.Base(entries[len(entries)-1]); name != newest || !strings.HasSuffix(name, "_"+tc.name+".sql") {
+				t.Fatalf("Diff wrote %q, newest file is %q", name, newest)
+			}
+			body, err := os.ReadFile(filepath.Join(path, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			text := string(body)
+			if !strings.HasPrefix(text, "-- Purpose:") {
+				t.Errorf("new file does not start with its Purpose:\n%s", text)
+			}
+			for _, want := range tc.wants {
+				if !strings.Contains(text, want) {
+					t.Errorf("new file lacks %q:\n%s", want, text)
+				}
+			}
+			if err := atlasmigrate.Validate(dir); err != nil {
+				t.Errorf("atlas.sum not rewritten: %v", err)
+			}
 
-	// The directory now matches the new schema, and no longer the old one.
-	wantProblems(t, check(t, dev, dir, hcl, nil))
-	wantProblems(t, check(t, dev, dir, readSchema(t), nil), []string{"schema.hcl differs", `DROP COLUMN "nickname"`})
-	if again, err := dev.Diff(ctx, dir, hcl, "again"); err != nil || again != "" {
-		t.Errorf("second Diff = %q, %v; want nothing to write", again, err)
-	}
+			// The directory now matches the new schema, and no longer the old one.
+			wantProblems(t, check(t, dev, dir, hcl, nil))
+			wantProblems(t, check(t, dev, dir, readSchema(t), nil), []string{"schema.hcl differs", tc.undo})
+			if again, err := dev.Diff(ctx, dir, hcl, "again"); err != nil || again != "" {
+				t.Errorf("second Diff = %q, %v; want nothing to write", again, err)
+			}
 
-	// And the new directory applies on a fresh database.
-	db := openSQL(t, dbtest.NewURL(t, true))
-	if n, err := migrate.Apply(ctx, db, dir, quiet); err != nil || n != len(before)+1 {
-		t.Fatalf("Apply = %d, %v; want %d", n, err, len(before)+1)
-	}
-	var nullable string
-	if err := db.QueryRow(`SELECT is_nullable FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'nickname'`).Scan(&nullable); err != nil || nullable != "YES" {
-		t.Errorf("users.nickname after Apply: %q, %v", nullable, err)
+			// And the new directory applies on a fresh database, which then
+			// agrees with the new schema.
+			db := openSQL(t, dbtest.NewURL(t, true))
+			if n, err := migrate.Apply(ctx, db, dir, quiet); err != nil || n != len(before)+1 {
+				t.Fatalf("Apply = %d, %v; want %d", n, err, len(before)+1)
+			}
+			var nullable string
+			err = db.QueryRow(`SELECT is_nullable FROM information_schema.columns WHERE table_name = 'users' AND column_name = $1`, tc.column).Scan(&nullable)
+			switch {
+			case tc.gone && err != sql.ErrNoRows:
+				t.Errorf("users.%s after Apply: %q, %v; want no column", tc.column, nullable, err)
+			case !tc.gone && (err != nil || nullable != "YES"):
+				t.Errorf("users.%s after Apply: %q, %v; want a nullable column", tc.column, nullable, err)
+			}
+			wantProblems(t, check(t, dev, dir, hcl, db))
+		})
 	}
 }
