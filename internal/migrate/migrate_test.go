@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -586,5 +587,42 @@ func TestDiff(t *testing.T) {
 			}
 			wantProblems(t, check(t, dev, dir, hcl, db))
 		})
+	}
+}
+
+// TestDiffNamesTheNewFile: Diff returns the file it wrote even when a file
+// written by hand carries a later version (a version in the future sorts after
+// the one Diff takes from the clock).
+func TestDiffNamesTheNewFile(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path, dir := copyDir(t)
+	const later = "20991231000000_hand_written.sql"
+	if err := dir.WriteFile(later, []byte("-- Purpose: nothing\n-- Reversible: Yes\n-- Rollback:\n\nCOMMENT ON TABLE \"users\" IS NULL;\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := migrate.Rehash(dir); err != nil {
+		t.Fatal(err)
+	}
+	before, err := filepath.Glob(filepath.Join(path, "*.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	name, err := openDev(t).Diff(ctx, dir, withNickname(t), "add_user_nickname")
+	if err != nil {
+		t.Fatal(err)
+	}
+	after, err := filepath.Glob(filepath.Join(path, "*.sql"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var added []string
+	for _, f := range after {
+		if !slices.Contains(before, f) {
+			added = append(added, filepath.Base(f))
+		}
+	}
+	if len(added) != 1 || name != added[0] {
+		t.Errorf("Diff returned %q, the files it added are %v", name, added)
 	}
 }

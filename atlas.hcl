@@ -1,0 +1,68 @@
+// Atlas project file, in the Atlas CLI's format. The server drives the same
+// files through Atlas's Go library (`go run . migrate | db diff | db check`);
+// with the CLI installed, `atlas migrate apply --env local` works on them too.
+//
+// schema.hcl is the desired state; migrations/ the versioned SQL with atlas.sum.
+// The pg_trgm extension is created by the first (hand-written) migration: the
+// dev database needs it before schema.hcl can be normalized.
+
+variable "database_url" {
+  type    = string
+  default = getenv("DATABASE_URL")
+}
+
+variable "dev_url" {
+  type    = string
+  default = getenv("DEV_DATABASE_URL")
+}
+
+locals {
+  migration_dir = "file://migrations"
+}
+
+// A developer's machine: the database the server uses.
+env "local" {
+  src = "file://schema.hcl"
+  url = var.database_url
+  dev = var.dev_url != "" ? var.dev_url : "docker://postgres/15/dev?search_path=public"
+  schemas = ["public"]
+  migration {
+    dir = local.migration_dir
+  }
+  format {
+    migrate {
+      diff = "{{ sql . \"  \" }}"
+    }
+  }
+}
+
+// Authoring migrations: `atlas migrate diff --env dev NAME`.
+env "dev" {
+  src = "file://schema.hcl"
+  dev = var.dev_url != "" ? var.dev_url : "docker://postgres/15/dev?search_path=public"
+  schemas = ["public"]
+  migration {
+    dir = local.migration_dir
+  }
+  format {
+    migrate {
+      diff = "{{ sql . \"  \" }}"
+    }
+  }
+}
+
+// CI: lint and verify the directory against a throwaway database.
+env "ci" {
+  src = "file://schema.hcl"
+  url = var.database_url
+  dev = var.dev_url != "" ? var.dev_url : "docker://postgres/15/dev?search_path=public"
+  schemas = ["public"]
+  migration {
+    dir = local.migration_dir
+  }
+  lint {
+    destructive {
+      error = true
+    }
+  }
+}
