@@ -126,10 +126,22 @@ func (d *Dev) Diff(ctx context.Context, dir migrate.Dir, hcl []byte, name string
 	if err != nil {
 		return "", err
 	}
-	if len(after) != len(before)+1 {
-		return "", fmt.Errorf("migrate: expected one new file, found %d", len(after)-len(before))
+	// The new file is the one that was not there before, not the last one: a
+	// file written by hand may carry a later version than the clock's.
+	known := make(map[string]bool, len(before))
+	for _, f := range before {
+		known[f.Name()] = true
 	}
-	return after[len(after)-1].Name(), nil
+	var added []string
+	for _, f := range after {
+		if !known[f.Name()] {
+			added = append(added, f.Name())
+		}
+	}
+	if len(added) != 1 {
+		return "", fmt.Errorf("migrate: expected one new file, found %d", len(added))
+	}
+	return added[0], nil
 }
 
 // Check lists every way in which dir, schema.hcl and (when live is not nil) a
