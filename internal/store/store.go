@@ -6,9 +6,12 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"io"
+	"net"
 	"regexp"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -29,6 +32,9 @@ func mapErr(err error, kind string) error {
 	if errors.Is(err, sql.ErrNoRows) {
 		return apperr.NotFoundf(kind)
 	}
+	if unavailable(err) {
+		return errUnavailable
+	}
 	var pg *pgconn.PgError
 	if !errors.As(err, &pg) {
 		return err
@@ -40,10 +46,25 @@ func mapErr(err error, kind string) error {
 		return apperr.New(apperr.BadUserInput, "%s refers to something that does not exist, or is still referred to", kind)
 	case "23514", "23502", "22001": // check, not null, string too long
 		return apperr.New(apperr.BadUserInput, "%s is not valid", kind)
+	case "57P01", "57P02", "57P03", "08000", "08003", "08006": // shutting down, starting, connection lost
+		return errUnavailable
 	case "57014": // query_canceled (statement timeout)
 		return apperr.New(apperr.Internal, "the database took too long")
 	}
 	return err
+}
+
+// errUnavailable answers requests while the database cannot be reached: they
+// fail fast with a clear message instead of hanging or leaking driver text.
+var errUnavailable = apperr.New(apperr.Internal, "the database is unavailable; try again shortly")
+
+// unavailable reports errors of reaching the database (refused, reset, timed
+// out connecting), as opposed to errors of a statement.
+func unavailable(err error) bool {
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, driver.ErrBadConn) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || pgconn.Timeout(err)
 }
 
 var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
