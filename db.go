@@ -158,12 +158,26 @@ func migrateCmd(ctx context.Context, log *slog.Logger, cfg config.Config) error 
 	})
 }
 
+// applyMigrations applies the pending Atlas migrations, then River's (the job
+// queue's tables, which River's own migrator owns), and returns how many Atlas
+// files it applied.
 func applyMigrations(ctx context.Context, log *slog.Logger, db *sql.DB) (int, error) {
 	dir, err := migrations.Dir()
 	if err != nil {
 		return 0, err
 	}
-	return migrate.Apply(ctx, db, dir, log)
+	n, err := migrate.Apply(ctx, db, dir, log)
+	if err != nil {
+		return n, err
+	}
+	versions, err := migrate.ApplyRiver(ctx, db, log)
+	if err != nil {
+		return n, err
+	}
+	if len(versions) > 0 {
+		log.Info("river migrations applied", "versions", versions)
+	}
+	return n, nil
 }
 
 // withDatabase runs f on a direct connection to the configured database, or to

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -22,8 +23,11 @@ import (
 	"github.com/savvysolve/api/internal/config"
 	"github.com/savvysolve/api/internal/database"
 	"github.com/savvysolve/api/internal/embeddedpg"
+	"github.com/savvysolve/api/internal/jobs"
 	"github.com/savvysolve/api/internal/live"
+	"github.com/savvysolve/api/internal/observe"
 	"github.com/savvysolve/api/internal/seed"
+	"github.com/savvysolve/api/internal/webhooks"
 	"github.com/savvysolve/api/internal/wsconn"
 	"github.com/savvysolve/api/migrations"
 )
@@ -44,6 +48,11 @@ func startEmbedded(ctx context.Context, log *slog.Logger, cfg config.Config) (*e
 }
 
 func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
+	shutdownTracing, err := startTracing(ctx, log)
+	if err != nil {
+		return err
+	}
+	defer shutdownTracing()
 	if cfg.Embedded {
 		cluster, err := startEmbedded(ctx, log, cfg)
 		if err != nil {
@@ -81,23 +90,88 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	if err != nil {
 		return err
 	}
+	sockets := wsconn.NewRegistry()
+	metrics := observe.NewMetrics(observe.MetricsConfig{DB: db.DB, WebSockets: sockets.Len})
 	hub := live.New(db, log)
+	hub.Observe = metrics // before Listen starts, which reads it
 	lctx, stopListening := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopListening()
 	go hub.Listen(lctx, cfg.DatabaseURLUnpooled)
-	sockets := wsconn.NewRegistry()
+	hooks, stopJobs, err := startJobs(ctx, log, cfg, db)
+	if err != nil {
+		return err
+	}
+	defer stopJobs()
+	draining := new(atomic.Bool)
 	h := api.New(api.Deps{
 		DB: db, Auth: authn, Live: hub, Log: log, Migrations: dir,
 		Production: cfg.Production(), PlaygroundHeaders: devHeaders(ctx, log, cfg, db),
-		AllowedOrigins: cfg.AllowedOrigins, Sockets: sockets,
+		AllowedOrigins: cfg.AllowedOrigins, Sockets: sockets, Metrics: metrics, Webhooks: hooks,
+		Draining: draining, LoaderWait: cfg.LoaderWait, NoDataloaders: cfg.NoDataloaders,
+		Limits: api.Limits{
+			MaxComplexity: cfg.Limits.MaxComplexity, MaxDepth: cfg.Limits.MaxDepth, MaxFields: cfg.Limits.MaxFields,
+			MaxBodyBytes: cfg.Limits.MaxBodyBytes, RequestTimeout: cfg.Limits.RequestTimeout,
+			RateAnon: cfg.Limits.RateAnon, RateUser: cfg.Limits.RateUser, TrustedProxies: cfg.Limits.TrustedProxies,
+		},
 	})
-	return listen(ctx, log, cfg, h, sockets)
+	return listen(ctx, log, cfg, h, sockets, draining)
+}
+
+// startTracing exports traces over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+func startTracing(ctx context.Context, log *slog.Logger) (func(), error) {
+	shutdown, enabled, err := observe.Tracing(ctx, "savvysolve-api")
+	if err != nil {
+		return nil, err
+	}
+	if enabled {
+		log.Info("tracing: exporting spans over OTLP/HTTP")
+	}
+	return func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := shutdown(sctx); err != nil {
+			log.Warn("tracing: flush on shutdown", "err", err)
+		}
+	}, nil
+}
+
+// startJobs starts the job queue (River, in the same database) and returns the
+// webhook endpoints that feed it, and the function that stops it.
+func startJobs(ctx context.Context, log *slog.Logger, cfg config.Config, db *bun.DB) (http.Handler, func(), error) {
+	// River listens for new jobs: it needs a direct connection, not a transaction pooler.
+	pool, err := jobs.OpenPool(ctx, cfg.DatabaseURLUnpooled)
+	if err != nil {
+		return nil, nil, err
+	}
+	queue, err := jobs.Start(ctx, jobs.Config{DB: db, Pool: pool, Log: log, Workers: cfg.JobWorkers, Retention: cfg.WebhookRetention})
+	if err != nil {
+		pool.Close()
+		return nil, nil, err
+	}
+	stop := func() {
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+		defer cancel()
+		if err := queue.Stop(sctx); err != nil {
+			log.Warn("job queue: stop", "err", err)
+		}
+		pool.Close()
+	}
+	hooks, err := webhooks.New(webhooks.Config{
+		Pool: pool, Jobs: queue, Log: log,
+		ClerkSecret: cfg.ClerkWebhookSecret, TelnyxPublicKey: cfg.TelnyxPublicKey,
+	})
+	if err != nil {
+		stop()
+		return nil, nil, err
+	}
+	return hooks, stop, nil
 }
 
 func poolOptions(cfg config.Config) database.Options {
 	return database.Options{
 		MaxConns: cfg.Pool.MaxConns, MinConns: cfg.Pool.MinConns,
 		MaxIdleTime: cfg.Pool.MaxIdleTime, ConnectTimeout: cfg.Pool.ConnectTimeout,
+		StatementTimeout: cfg.Pool.StatementTimeout, ExecMode: cfg.Pool.ExecMode,
 	}
 }
 
@@ -172,7 +246,7 @@ func devHeaders(ctx context.Context, log *slog.Logger, cfg config.Config, db *bu
 	return sets
 }
 
-func listen(ctx context.Context, log *slog.Logger, cfg config.Config, h http.Handler, sockets *wsconn.Registry) error {
+func listen(ctx context.Context, log *slog.Logger, cfg config.Config, h http.Handler, sockets *wsconn.Registry, draining *atomic.Bool) error {
 	srv := &http.Server{
 		Addr:              net.JoinHostPort(os.Getenv("HOST"), strconv.Itoa(cfg.Port)),
 		Handler:           h,
@@ -192,7 +266,11 @@ func listen(ctx context.Context, log *slog.Logger, cfg config.Config, h http.Han
 		return err
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", "grace", cfg.ShutdownGrace, "websockets", sockets.Len())
+	// Readiness goes red first, so load balancers stop sending new requests
+	// while this replica still serves the ones they already sent.
+	draining.Store(true)
+	log.Info("shutting down", "delay", cfg.ShutdownDelay, "grace", cfg.ShutdownGrace, "websockets", sockets.Len())
+	time.Sleep(cfg.ShutdownDelay)
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancel()
 	// Shutdown does not touch hijacked connections: close websockets ourselves,

@@ -205,5 +205,6 @@ func All() []any {
 	return []any{
 		(*User)(nil), (*Solver)(nil), (*Ticket)(nil), (*Session)(nil), (*SessionMessage)(nil),
 		(*CallLog)(nil), (*SmsLog)(nil), (*Rating)(nil), (*ScreenShareSession)(nil),
+		(*WebhookEvent)(nil),
 	}
 }

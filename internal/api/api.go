@@ -6,6 +6,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	atlasmigrate "ariga.io/atlas/sql/migrate"
@@ -14,6 +15,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/99designs/gqlgen/graphql/handler/transport"
+	"github.com/gorilla/websocket"
 	"github.com/uptrace/bun"
 	"github.com/vektah/gqlparser/v2/ast"
 
@@ -23,6 +25,7 @@ import (
 	"github.com/savvysolve/api/internal/desk"
 	"github.com/savvysolve/api/internal/live"
 	"github.com/savvysolve/api/internal/migrate"
+	"github.com/savvysolve/api/internal/observe"
 	"github.com/savvysolve/api/internal/playground"
 	"github.com/savvysolve/api/internal/wsconn"
 	"github.com/savvysolve/api/loaders"
@@ -45,13 +48,42 @@ type Deps struct {
 	AllowedOrigins []string
 	// Sockets tracks open websockets (may be nil).
 	Sockets *wsconn.Registry
+	// Limits bound requests (zero values: the defaults).
+	Limits Limits
+	// Metrics records the server's metrics (nil: none).
+	Metrics *observe.Metrics
+	// Webhooks serves POST /webhooks/clerk and /webhooks/telnyx (nil: not mounted).
+	Webhooks http.Handler
+	// Draining turns readiness red while the server shuts down (nil: never).
+	Draining *atomic.Bool
+	// NoDataloaders runs every relation load alone: for the benchmark only.
+	NoDataloaders bool
 }
 
 // New returns the server's HTTP handler.
+//
+// On /graphql, websocket upgrades go to gqlgen's websocket transport (origin
+// checked at the handshake, no deadline); everything else passes CORS and the
+// plain-HTTP guard (content type, body size, deadline) first. Both then
+// authenticate, and every operation passes the guard, the complexity limit
+// and the rate limit before any resolver runs.
 func New(d Deps) http.Handler {
+	d.Limits = d.Limits.withDefaults()
 	mux := http.NewServeMux()
-	gql := d.graphQL()
-	mux.Handle("/graphql", wsconn.Middleware(d.Auth.Middleware(d.Log)(gql)))
+	gql := d.Auth.Middleware(d.Log)(d.graphQL())
+	sockets := wsconn.Middleware(gql)
+	plain := d.cors().Handler(d.plainHTTP(gql))
+	mux.Handle("/graphql", d.withClientIP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && websocket.IsWebSocketUpgrade(r) {
+			sockets.ServeHTTP(w, r)
+			return
+		}
+		plain.ServeHTTP(w, r)
+	})))
+	if d.Webhooks != nil { // signed by their senders: no CORS, no user auth
+		mux.Handle("POST /webhooks/", d.Webhooks)
+	}
+	mux.Handle("GET /metrics", d.Metrics.Handler())
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", d.ready)
 	mux.Handle("GET /playground/", http.StripPrefix("/playground/", playground.Assets()))
@@ -60,14 +92,17 @@ func New(d Deps) http.Handler {
 		opts.HeaderSets = d.PlaygroundHeaders
 	}
 	mux.Handle("GET /{$}", playground.Handler("SavvySolve API", "/graphql", opts))
-	return mux
+	return observe.HTTP(d.Log, d.Metrics)(mux) // outermost: refusals are logged and counted too
 }
 
 func (d Deps) graphQL() http.Handler {
-	srv := handler.New(graph.NewExecutableSchema(graph.Config{Resolvers: &resolvers.Resolver{
-		Desk: desk.New(d.DB),
-		Live: d.Live,
-	}}))
+	srv := handler.New(graph.NewExecutableSchema(graph.Config{
+		Resolvers: &resolvers.Resolver{
+			Desk: desk.New(d.DB),
+			Live: d.Live,
+		},
+		Complexity: complexity(),
+	}))
 	srv.AddTransport(transport.Websocket{
 		Implementation:        wsconn.Implementation{Allowed: d.originAllowed, PingInterval: 20 * time.Second, Open: d.Sockets},
 		InitFunc:              d.initSocket,
@@ -78,11 +113,20 @@ func (d Deps) graphQL() http.Handler {
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
+	srv.SetParserTokenLimit(d.Limits.MaxFields * tokensPerField)
+	srv.SetDisableSuggestion(d.Production)
 	if !d.Production {
 		srv.Use(extension.Introspection{})
 	}
 	srv.Use(extension.AutomaticPersistedQuery{Cache: lru.New[string](1000)})
-	srv.SetErrorPresenter(presentError(d.Log))
+	// In this order: cheap refusals first; the complexity walk is bounded by
+	// the guard's field count; only operations that may run take a token.
+	srv.Use(guard{maxDepth: d.Limits.MaxDepth, maxFields: d.Limits.MaxFields, production: d.Production})
+	srv.Use(extension.FixedComplexityLimit(d.Limits.MaxComplexity))
+	srv.Use(newRateLimit(d.Limits))
+	srv.Use(observe.Operations{Log: d.Log, Metrics: d.Metrics})
+	srv.Use(observe.NewTrace(nil)) // a no-op until tracing is configured
+	srv.SetErrorPresenter(d.presenter())
 	srv.SetRecoverFunc(recoverPanic(d.Log))
 	srv.AroundOperations(d.perOperation)
 	return srv
@@ -93,13 +137,19 @@ func (d Deps) graphQL() http.Handler {
 func (d Deps) perOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 	op := graphql.GetOperationContext(ctx)
 	sub := op.Operation != nil && op.Operation.Operation == ast.Subscription
-	ctx = loaders.With(ctx, loaders.New(d.DB, loaders.Options{Wait: d.LoaderWait, NoCache: sub}))
+	ctx = loaders.With(ctx, loaders.New(d.DB, loaders.Options{
+		Wait: d.LoaderWait, NoCache: sub, Observe: d.Metrics.Batch, Disabled: d.NoDataloaders,
+	}))
 	ctx, _ = database.WithCounter(ctx)
 	return next(ctx)
 }
 
 // ready answers 200 when the database answers and no migration is pending.
 func (d Deps) ready(w http.ResponseWriter, r *http.Request) {
+	if d.Draining != nil && d.Draining.Load() {
+		http.Error(w, "shutting down", http.StatusServiceUnavailable)
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
 	pending, err := migrate.PendingCount(ctx, d.DB.DB, d.Migrations)

@@ -7,6 +7,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,6 +25,11 @@ type Options struct {
 	// ExecMode is pgx's default_query_exec_mode ("" keeps pgx's cache_statement;
 	// behind a transaction pooler use "cache_describe", "exec" or "simple_protocol").
 	ExecMode string
+	// StatementTimeout makes the server end any statement of this pool that runs
+	// longer (PostgreSQL's statement_timeout, set at connect; 0: none). Behind a
+	// pooler such as PgBouncer, list statement_timeout in its ignore_startup_parameters
+	// or set it on the database role instead.
+	StatementTimeout time.Duration
 }
 
 // OpenSQL opens a database/sql pool over pgx for url.
@@ -34,6 +40,12 @@ func OpenSQL(url string, o Options) (*sql.DB, error) {
 	}
 	if o.ConnectTimeout > 0 {
 		cc.ConnectTimeout = o.ConnectTimeout
+	}
+	if o.StatementTimeout > 0 {
+		if cc.RuntimeParams == nil {
+			cc.RuntimeParams = map[string]string{}
+		}
+		cc.RuntimeParams["statement_timeout"] = strconv.FormatInt(max(o.StatementTimeout.Milliseconds(), 1), 10)
 	}
 	if o.ExecMode != "" {
 		mode, ok := execModes[o.ExecMode]

@@ -118,7 +118,12 @@ func makeTemplate(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	_, err = migrate.Apply(ctx, db, dir, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if _, err = migrate.Apply(ctx, db, dir, quiet); err != nil {
+		return err
+	}
+	// The job queue's tables, as `migrate` installs them.
+	_, err = migrate.ApplyRiver(ctx, db, quiet)
 	return err
 }
 

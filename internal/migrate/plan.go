@@ -193,7 +193,8 @@ func (d *Dev) checkLive(ctx context.Context, hcl []byte, live *sql.DB) ([]string
 	if err != nil {
 		return nil, err
 	}
-	current, err := drv.InspectSchema(ctx, "public", nil)
+	// River's tables are River's to manage (see ApplyRiver), not schema.hcl's.
+	current, err := drv.InspectSchema(ctx, "public", &schema.InspectOptions{Exclude: riverTables})
 	if err != nil {
 		return nil, err
 	}

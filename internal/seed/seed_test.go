@@ -91,7 +91,7 @@ func TestSeedContents(t *testing.T) {
 	}
 
 	want := map[string]int{"users": 6, "solvers": 2, "tickets": 5, "sessions": 1, "session_messages": 3, "ratings": 1,
-		"call_logs": 0, "sms_logs": 0, "screen_share_sessions": 0}
+		"call_logs": 0, "sms_logs": 0, "screen_share_sessions": 0, "webhook_events": 0}
 	got := counts(t, db)
 	for table, n := range want {
 		if got[table] != n {

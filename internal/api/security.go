@@ -1,0 +1,297 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/rs/cors"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/savvysolve/api/internal/apperr"
+	"github.com/savvysolve/api/internal/auth"
+)
+
+type ctxKey int
+
+const (
+	clientIPKey ctxKey = iota
+	methodKey
+	replyKey
+)
+
+// withClientIP puts the client's address into the request's context: the
+// peer's, or, when the peer is a trusted proxy, the rightmost address of
+// X-Forwarded-For that is not a trusted proxy. A client that talks to the
+// server directly cannot choose its address with a header.
+func (d Deps) withClientIP(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ip := clientIP(r, d.Limits.TrustedProxies)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientIPKey, ip)))
+	})
+}
+
+func clientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
+	ip := parseAddr(r.RemoteAddr)
+	if !trustedAddr(ip, trusted) {
+		return ip
+	}
+	var hops []string
+	for _, h := range r.Header.Values("X-Forwarded-For") {
+		hops = append(hops, strings.Split(h, ",")...)
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop := parseAddr(strings.TrimSpace(hops[i]))
+		if !hop.IsValid() {
+			break // a garbled chain: trust nothing left of it
+		}
+		if !trustedAddr(hop, trusted) {
+			return hop
+		}
+		ip = hop
+	}
+	return ip
+}
+
+// parseAddr reads "addr", "addr:port" or "[addr]:port"; IPv4-mapped IPv6
+// addresses become IPv4. It returns the zero Addr for anything else.
+func parseAddr(s string) netip.Addr {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap.Addr().Unmap()
+	}
+	a, _ := netip.ParseAddr(strings.Trim(s, "[]"))
+	return a.Unmap()
+}
+
+func trustedAddr(a netip.Addr, trusted []netip.Prefix) bool {
+	return a.IsValid() && slices.ContainsFunc(trusted, func(p netip.Prefix) bool { return p.Contains(a) })
+}
+
+// clientKey is the key of the context's client for rate limiting: its IPv4
+// address, or its IPv6 /64 (one subscriber's usual allocation).
+func clientKey(ctx context.Context) string {
+	ip, _ := ctx.Value(clientIPKey).(netip.Addr)
+	switch {
+	case !ip.IsValid():
+		return "unknown"
+	case ip.Is6():
+		return netip.PrefixFrom(ip, 64).Masked().String()
+	}
+	return ip.String()
+}
+
+// cors answers preflights from ALLOWED_ORIGINS (the websocket allowlist) and
+// marks their responses readable. An empty list allows no cross-origin page.
+func (d Deps) cors() *cors.Cors {
+	return cors.New(cors.Options{
+		AllowOriginFunc: func(origin string) bool { return slices.Contains(d.AllowedOrigins, origin) },
+		AllowedMethods:  []string{http.MethodGet, http.MethodPost},
+		AllowedHeaders:  []string{"Authorization", "Content-Type"},
+		ExposedHeaders:  []string{"Retry-After"},
+		MaxAge:          600,
+	})
+}
+
+// plainHTTP guards GraphQL over plain HTTP (websocket upgrades never come
+// here): POST bodies must be application/json (a browser preflights those, so
+// a foreign page cannot post them: no CSRF through forms or text/plain), at
+// most MaxBodyBytes (413, nothing read past the limit); GET parameters must
+// decode; other methods are refused. The request gets its deadline, and the
+// extensions a way to set the response's status and headers.
+func (d Deps) plainHTTP(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		deadline := time.Now().Add(d.Limits.RequestTimeout)
+		switch r.Method {
+		case http.MethodGet:
+			if msg := badQueryString(r.URL.RawQuery); msg != "" {
+				writeError(w, http.StatusBadRequest, apperr.New(apperr.BadUserInput, "%s", msg))
+				return
+			}
+		case http.MethodPost:
+			if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+				writeError(w, http.StatusUnsupportedMediaType, apperr.New(apperr.BadUserInput,
+					"POST a JSON GraphQL request with Content-Type: application/json"))
+				return
+			}
+			body, ok := d.readBody(w, r, deadline)
+			if !ok {
+				return
+			}
+			r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		case http.MethodOptions, http.MethodHead:
+		default:
+			w.Header().Set("Allow", "GET, POST, OPTIONS")
+			writeError(w, http.StatusMethodNotAllowed, apperr.New(apperr.BadUserInput, "use GET or POST"))
+			return
+		}
+		ctx, cancel := context.WithDeadline(r.Context(), deadline)
+		defer cancel()
+		rw := &replyWriter{ResponseWriter: w}
+		ctx = context.WithValue(ctx, replyKey, rw)
+		ctx = context.WithValue(ctx, methodKey, r.Method)
+		if r.Header.Get("Upgrade") != "" {
+			// Not a websocket (see New): without this header gqlgen would
+			// hand the request to its websocket transport.
+			r = r.Clone(ctx)
+			r.Header.Del("Upgrade")
+		} else {
+			r = r.WithContext(ctx)
+		}
+		next.ServeHTTP(rw, r)
+	})
+}
+
+// readBody reads a POST body of at most MaxBodyBytes, by the request's
+// deadline; a longer one answers 413 and closes the connection.
+func (d Deps) readBody(w http.ResponseWriter, r *http.Request, deadline time.Time) ([]byte, bool) {
+	limit := d.Limits.MaxBodyBytes
+	tooLarge := func() ([]byte, bool) {
+		w.Header().Set("Connection", "close")
+		writeError(w, http.StatusRequestEntityTooLarge, apperr.New(apperr.BadUserInput,
+			"the request body is larger than %d bytes", limit))
+		return nil, false
+	}
+	if r.ContentLength > limit {
+		return tooLarge()
+	}
+	// A slow client must not hold the handler past the deadline (not
+	// supported by every ResponseWriter, such as httptest's: then no deadline).
+	rc := http.NewResponseController(w)
+	if rc.SetReadDeadline(deadline) == nil {
+		defer rc.SetReadDeadline(time.Time{})
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, limit))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return tooLarge()
+	case err != nil:
+		writeError(w, http.StatusBadRequest, apperr.New(apperr.BadUserInput, "the request body could not be read"))
+		return nil, false
+	}
+	return body, true
+}
+
+// badQueryString says what is wrong with a GET request's parameters, the way
+// gqlgen's GET transport would find it (it answers those without a code).
+func badQueryString(raw string) string {
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return "the query string is malformed"
+	}
+	for _, k := range []string{"variables", "extensions"} {
+		if v := q.Get(k); v != "" {
+			var m map[string]any
+			dec := json.NewDecoder(strings.NewReader(v))
+			dec.UseNumber()
+			if dec.Decode(&m) != nil {
+				return k + " must be a JSON object"
+			}
+		}
+	}
+	return ""
+}
+
+func writeError(w http.ResponseWriter, status int, e *apperr.Error) { auth.WriteError(w, status, e) }
+
+// replyWriter lets an extension that refuses an operation choose the HTTP
+// status (gqlgen picks 200 or 422 by the error's kind) before gqlgen writes.
+type replyWriter struct {
+	http.ResponseWriter
+	status int // 0: gqlgen's
+	wrote  bool
+}
+
+func (w *replyWriter) WriteHeader(code int) {
+	if !w.wrote && w.status != 0 {
+		code = w.status
+	}
+	w.wrote = true
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *replyWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.WriteHeader(http.StatusOK)
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *replyWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// setReply sets the status (and headers, as name, value pairs) of the
+// response of ctx's request; on websockets (no HTTP response) it does nothing.
+func setReply(ctx context.Context, status int, headers ...string) {
+	if w, ok := ctx.Value(replyKey).(*replyWriter); ok && !w.wrote {
+		w.status = status
+		for i := 0; i+1 < len(headers); i += 2 {
+			w.Header().Set(headers[i], headers[i+1])
+		}
+	}
+}
+
+func methodFrom(ctx context.Context) string {
+	m, _ := ctx.Value(methodKey).(string)
+	return m
+}
+
+// Prefixes of gqlgen's POST transport messages. The first quotes the whole
+// body it could not decode: never send that back (it may carry a token).
+const (
+	undecodableBody = "json request body could not be decoded"
+	unreadableBody  = "could not read request body"
+)
+
+// presenter is presentError with what plain HTTP adds: gqlgen's transport
+// messages replaced, and deadlines (the request's or the database's
+// statement_timeout) answered without driver text.
+func (d Deps) presenter() graphql.ErrorPresenterFunc {
+	base := presentError(d.Log)
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		var ge *gqlerror.Error
+		if errors.As(err, &ge) && ge.Err == nil { // gqlgen's own, or the extensions'
+			switch {
+			case strings.HasPrefix(ge.Message, undecodableBody):
+				return refusal(apperr.BadUserInput, "", nil, "the request body is not a GraphQL request in JSON")
+			case strings.HasPrefix(ge.Message, unreadableBody):
+				return refusal(apperr.BadUserInput, "", nil, "the request body could not be read")
+			}
+			return base(ctx, err)
+		}
+		// Past the request's deadline, an internal error is the deadline's
+		// doing, whatever the layer that met it made of it.
+		// (The store answers a statement_timeout it sees itself.)
+		msg := ""
+		switch {
+		case apperr.CodeOf(err) != apperr.Internal:
+		case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
+			msg = "the request took too long"
+		case statementTimeout(err):
+			msg = "the database took too long"
+		}
+		if msg != "" {
+			gerr := graphql.DefaultErrorPresenter(ctx, err)
+			d.Log.WarnContext(ctx, msg, "err", err, "path", gerr.Path.String())
+			gerr.Message = msg
+			gerr.Extensions = map[string]any{"code": string(apperr.Internal)}
+			return gerr
+		}
+		return base(ctx, err)
+	}
+}
+
+func statementTimeout(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && pg.Code == "57014"
+}
