@@ -97,7 +97,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	lctx, stopListening := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopListening()
 	go hub.Listen(lctx, cfg.DatabaseURLUnpooled)
-	hooks, stopJobs, err := startJobs(ctx, log, cfg, db)
+	hooks, stopJobs, err := startJobs(ctx, log, cfg, db, metrics)
 	if err != nil {
 		return err
 	}
@@ -137,13 +137,13 @@ func startTracing(ctx context.Context, log *slog.Logger) (func(), error) {
 
 // startJobs starts the job queue (River, in the same database) and returns the
 // webhook endpoints that feed it, and the function that stops it.
-func startJobs(ctx context.Context, log *slog.Logger, cfg config.Config, db *bun.DB) (http.Handler, func(), error) {
+func startJobs(ctx context.Context, log *slog.Logger, cfg config.Config, db *bun.DB, m jobs.Metrics) (http.Handler, func(), error) {
 	// River listens for new jobs: it needs a direct connection, not a transaction pooler.
 	pool, err := jobs.OpenPool(ctx, cfg.DatabaseURLUnpooled)
 	if err != nil {
 		return nil, nil, err
 	}
-	queue, err := jobs.Start(ctx, jobs.Config{DB: db, Pool: pool, Log: log, Workers: cfg.JobWorkers, Retention: cfg.WebhookRetention})
+	queue, err := jobs.Start(ctx, jobs.Config{DB: db, Pool: pool, Log: log, Workers: cfg.JobWorkers, Retention: cfg.WebhookRetention, Metrics: m})
 	if err != nil {
 		pool.Close()
 		return nil, nil, err

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -52,6 +53,8 @@ type Metrics struct {
 	dropped       prometheus.Counter
 	batches       *prometheus.HistogramVec
 	http          *prometheus.CounterVec
+	jobs          *prometheus.CounterVec
+	jobSeconds    *prometheus.HistogramVec
 
 	names *names
 }
@@ -102,10 +105,19 @@ func NewMetrics(c MetricsConfig) *Metrics {
 			Namespace: namespace, Name: "http_requests_total",
 			Help: "HTTP requests answered, by status code (101 for websocket upgrades, counted when the socket closes).",
 		}, []string{"code"}),
+		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: namespace, Name: "jobs_total",
+			Help: "Job attempts by kind and outcome: completed, failed (will retry) or discarded (given up: see river_job and webhook_events).",
+		}, []string{"kind", "outcome"}),
+		jobSeconds: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "job_duration_seconds",
+			Help:    "Run time of completed jobs, by kind.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"kind"}),
 	}
 	m.reg.MustRegister(
 		m.requests, m.duration, m.statements, m.subscriptions,
-		m.notifications, m.dropped, m.batches, m.http,
+		m.notifications, m.dropped, m.batches, m.http, m.jobs, m.jobSeconds,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -141,6 +153,25 @@ func (m *Metrics) Notification() {
 func (m *Metrics) Subscribed(kind string, delta int) {
 	if m != nil {
 		m.subscriptions.WithLabelValues(kind).Add(float64(delta))
+	}
+}
+
+// JobCompleted counts a completed job (jobs.Metrics).
+func (m *Metrics) JobCompleted(kind string, d time.Duration) {
+	if m != nil {
+		m.jobs.WithLabelValues(kind, "completed").Inc()
+		m.jobSeconds.WithLabelValues(kind).Observe(d.Seconds())
+	}
+}
+
+// JobFailed counts a failed attempt; discarded when it was the last (jobs.Metrics).
+func (m *Metrics) JobFailed(kind string, _ int, discarded bool) {
+	if m != nil {
+		outcome := "failed"
+		if discarded {
+			outcome = "discarded"
+		}
+		m.jobs.WithLabelValues(kind, outcome).Inc()
 	}
 }
 
