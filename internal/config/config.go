@@ -254,14 +254,18 @@ func (r *reader) duration(key string, def time.Duration) time.Duration {
 	return d
 }
 
-// urlFromParts builds a connection URL from DB_HOST, DB_PORT, DB_USER, DB_PASSWORD, DB_NAME and DB_SSLMODE.
+// urlFromParts builds a connection URL from DB_HOST, DB_PORT, DB_USER, DB_PASSWORD, DB_NAME, DB_SSLMODE and DB_SSLROOTCERT.
 func (r *reader) urlFromParts() string {
 	u := url.URL{
 		Scheme:   "postgres",
 		Host:     r.get("DB_HOST") + ":" + r.str("DB_PORT", "5432"),
 		Path:     "/" + r.str("DB_NAME", "postgres"),
-		RawQuery: "sslmode=" + r.str("DB_SSLMODE", "prefer"),
 	}
+	q := url.Values{"sslmode": {r.str("DB_SSLMODE", "prefer")}}
+	if ca := r.get("DB_SSLROOTCERT"); ca != "" {
+		q.Set("sslrootcert", ca) // the CA that verify-ca / verify-full check the server against
+	}
+	u.RawQuery = q.Encode()
 	user := r.str("DB_USER", "postgres")
 	if pw := r.get("DB_PASSWORD"); pw != "" {
 		u.User = url.UserPassword(user, pw)
