@@ -257,9 +257,9 @@ func (r *reader) duration(key string, def time.Duration) time.Duration {
 // urlFromParts builds a connection URL from DB_HOST, DB_PORT, DB_USER, DB_PASSWORD, DB_NAME, DB_SSLMODE and DB_SSLROOTCERT.
 func (r *reader) urlFromParts() string {
 	u := url.URL{
-		Scheme:   "postgres",
-		Host:     r.get("DB_HOST") + ":" + r.str("DB_PORT", "5432"),
-		Path:     "/" + r.str("DB_NAME", "postgres"),
+		Scheme: "postgres",
+		Host:   r.get("DB_HOST") + ":" + r.str("DB_PORT", "5432"),
+		Path:   "/" + r.str("DB_NAME", "postgres"),
 	}
 	q := url.Values{"sslmode": {r.str("DB_SSLMODE", "prefer")}}
 	if ca := r.get("DB_SSLROOTCERT"); ca != "" {
