@@ -18,6 +18,8 @@ require (
 	golang.org/x/time v0.15.0
 )
 
+require github.com/graph-gophers/dataloader/v7 v7.1.0
+
 require (
 	github.com/MicahParks/jwkset v0.11.4 // indirect
 	github.com/agext/levenshtein v1.2.1 // indirect

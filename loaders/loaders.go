@@ -11,6 +11,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/graph-gophers/dataloader/v7"
 	"github.com/uptrace/bun"
 
 	"github.com/savvysolve/api/internal/apperr"
@@ -20,18 +21,18 @@ import (
 
 // Loaders is the set of loaders of one operation.
 type Loaders struct {
-	UserByID              *Loader[string, *models.User]
-	SolverByID            *Loader[string, *models.Solver]
-	SolverByUserID        *Loader[string, *models.Solver] // nil when the user is no solver
-	TicketByID            *Loader[string, *models.Ticket]
-	SessionByID           *Loader[string, *models.Session]
-	SessionsByTicket      *Loader[string, []*models.Session]
-	SmsLogsByTicket       *Loader[string, []*models.SmsLog]
-	CallLogsBySession     *Loader[string, []*models.CallLog]
-	ScreenSharesBySession *Loader[string, []*models.ScreenShareSession]
-	RatingBySession       *Loader[string, *models.Rating] // nil when not rated
-	MessagePage           *Loader[store.MessagePage, []*models.SessionMessage]
-	RatingPage            *Loader[store.RatingPage, RatingPage]
+	UserByID              *dataloader.Loader[string, *models.User]
+	SolverByID            *dataloader.Loader[string, *models.Solver]
+	SolverByUserID        *dataloader.Loader[string, *models.Solver] // nil when the user is no solver
+	TicketByID            *dataloader.Loader[string, *models.Ticket]
+	SessionByID           *dataloader.Loader[string, *models.Session]
+	SessionsByTicket      *dataloader.Loader[string, []*models.Session]
+	SmsLogsByTicket       *dataloader.Loader[string, []*models.SmsLog]
+	CallLogsBySession     *dataloader.Loader[string, []*models.CallLog]
+	ScreenSharesBySession *dataloader.Loader[string, []*models.ScreenShareSession]
+	RatingBySession       *dataloader.Loader[string, *models.Rating] // nil when not rated
+	MessagePage           *dataloader.Loader[store.MessagePage, []*models.SessionMessage]
+	RatingPage            *dataloader.Loader[store.RatingPage, RatingPage]
 }
 
 // RatingPage is a page of a solver's ratings (up to First+1) and their total.
@@ -42,18 +43,17 @@ type RatingPage struct {
 
 // Options tune the loaders.
 type Options struct {
-	// Wait is how long a loader collects keys before it runs its batch (the
-	// window stays open while keys keep coming, up to twice Wait: see Loader).
+	// Wait is how long a loader collects keys before it runs its batch.
 	Wait time.Duration
 	// NoCache turns the per-operation cache off (subscriptions: every event
 	// must see fresh rows).
 	NoCache bool
 	// Observe, when set, is told the size of every batch (metrics).
 	Observe func(loader string, size int)
-	// Disabled switches the dataloaders off, for the benchmark only (bench/,
+	// Disabled switches batching off, for the benchmark only (bench/,
 	// BENCH_DISABLE_DATALOADERS=1): every Load runs its own statement at once,
-	// with no batching and no per-operation cache, as resolvers that query
-	// directly would. It shows what batching saves; never set it otherwise.
+	// with no per-operation cache, as resolvers that query directly would. It
+	// shows what batching saves; never set it otherwise.
 	Disabled bool
 }
 
@@ -78,8 +78,22 @@ func New(db bun.IDB, o Options) *Loaders {
 	}
 }
 
-func newLoader[K comparable, V any](o Options, name string, f BatchFunc[K, V]) *Loader[K, V] {
-	return newBatchLoader(o, name, f)
+func newLoader[K comparable, V any](o Options, name string, f dataloader.BatchFunc[K, V]) *dataloader.Loader[K, V] {
+	if o.Observe != nil {
+		inner := f
+		f = func(ctx context.Context, keys []K) []*dataloader.Result[V] {
+			o.Observe(name, len(keys))
+			return inner(ctx, keys)
+		}
+	}
+	opts := []dataloader.Option[K, V]{dataloader.WithWait[K, V](o.Wait)}
+	if o.NoCache || o.Disabled {
+		opts = append(opts, dataloader.WithCache[K, V](&dataloader.NoCache[K, V]{}))
+	}
+	if o.Disabled { // a batch of one runs as soon as its key arrives
+		opts = append(opts, dataloader.WithBatchCapacity[K, V](1))
+	}
+	return dataloader.NewBatchedLoader(f, opts...)
 }
 
 func deref(s *string) string {
@@ -93,19 +107,19 @@ func deref(s *string) string {
 type fetch[V any] func(context.Context, store.DB, []string) ([]V, error)
 
 // byID loads one row per key; a key with no row gets its own NOT_FOUND.
-func byID[V any](o Options, name string, db bun.IDB, f fetch[V], key func(V) string) *Loader[string, V] {
-	return newLoader(o, name, func(ctx context.Context, keys []string) []*Result[V] {
+func byID[V any](o Options, name string, db bun.IDB, f fetch[V], key func(V) string) *dataloader.Loader[string, V] {
+	return newLoader(o, name, func(ctx context.Context, keys []string) []*dataloader.Result[V] {
 		rows, err := f(ctx, db, keys)
-		out := make([]*Result[V], len(keys))
+		out := make([]*dataloader.Result[V], len(keys))
 		m := index(rows, key)
 		for i, k := range keys {
 			switch v, ok := m[k]; {
 			case err != nil:
-				out[i] = &Result[V]{Error: err}
+				out[i] = &dataloader.Result[V]{Error: err}
 			case ok:
-				out[i] = &Result[V]{Data: v}
+				out[i] = &dataloader.Result[V]{Data: v}
 			default:
-				out[i] = &Result[V]{Error: apperr.NotFoundf(name)}
+				out[i] = &dataloader.Result[V]{Error: apperr.NotFoundf(name)}
 			}
 		}
 		return out
@@ -113,29 +127,29 @@ func byID[V any](o Options, name string, db bun.IDB, f fetch[V], key func(V) str
 }
 
 // optional loads at most one row per key; a key with no row gets the zero value.
-func optional[V any](o Options, name string, db bun.IDB, f fetch[V], key func(V) string) *Loader[string, V] {
-	return newLoader(o, name, func(ctx context.Context, keys []string) []*Result[V] {
+func optional[V any](o Options, name string, db bun.IDB, f fetch[V], key func(V) string) *dataloader.Loader[string, V] {
+	return newLoader(o, name, func(ctx context.Context, keys []string) []*dataloader.Result[V] {
 		rows, err := f(ctx, db, keys)
 		m := index(rows, key)
-		out := make([]*Result[V], len(keys))
+		out := make([]*dataloader.Result[V], len(keys))
 		for i, k := range keys {
-			out[i] = &Result[V]{Data: m[k], Error: err}
+			out[i] = &dataloader.Result[V]{Data: m[k], Error: err}
 		}
 		return out
 	})
 }
 
 // grouped loads all rows per key, in the store's order.
-func grouped[V any](o Options, name string, db bun.IDB, f fetch[V], key func(V) string) *Loader[string, []V] {
-	return newLoader(o, name, func(ctx context.Context, keys []string) []*Result[[]V] {
+func grouped[V any](o Options, name string, db bun.IDB, f fetch[V], key func(V) string) *dataloader.Loader[string, []V] {
+	return newLoader(o, name, func(ctx context.Context, keys []string) []*dataloader.Result[[]V] {
 		rows, err := f(ctx, db, keys)
 		m := map[string][]V{}
 		for _, r := range rows {
 			m[key(r)] = append(m[key(r)], r)
 		}
-		out := make([]*Result[[]V], len(keys))
+		out := make([]*dataloader.Result[[]V], len(keys))
 		for i, k := range keys {
-			out[i] = &Result[[]V]{Data: m[k], Error: err}
+			out[i] = &dataloader.Result[[]V]{Data: m[k], Error: err}
 		}
 		return out
 	})
@@ -149,12 +163,12 @@ func index[V any](rows []V, key func(V) string) map[string]V {
 	return m
 }
 
-func messagePages(db bun.IDB) BatchFunc[store.MessagePage, []*models.SessionMessage] {
-	return func(ctx context.Context, keys []store.MessagePage) []*Result[[]*models.SessionMessage] {
+func messagePages(db bun.IDB) dataloader.BatchFunc[store.MessagePage, []*models.SessionMessage] {
+	return func(ctx context.Context, keys []store.MessagePage) []*dataloader.Result[[]*models.SessionMessage] {
 		rows, err := store.MessagePages(ctx, db, keys)
 		// A key is (session, after, first); two keys of one session differ in
 		// after or first, so rows are sorted back to keys by session and range.
-		out := make([]*Result[[]*models.SessionMessage], len(keys))
+		out := make([]*dataloader.Result[[]*models.SessionMessage], len(keys))
 		for i, k := range keys {
 			var page []*models.SessionMessage
 			last := k.AfterSeq // rows of overlapping keys repeat: take each seq once
@@ -163,14 +177,14 @@ func messagePages(db bun.IDB) BatchFunc[store.MessagePage, []*models.SessionMess
 					page, last = append(page, m), m.Seq
 				}
 			}
-			out[i] = &Result[[]*models.SessionMessage]{Data: page, Error: err}
+			out[i] = &dataloader.Result[[]*models.SessionMessage]{Data: page, Error: err}
 		}
 		return out
 	}
 }
 
-func ratingPages(db bun.IDB) BatchFunc[store.RatingPage, RatingPage] {
-	return func(ctx context.Context, keys []store.RatingPage) []*Result[RatingPage] {
+func ratingPages(db bun.IDB) dataloader.BatchFunc[store.RatingPage, RatingPage] {
+	return func(ctx context.Context, keys []store.RatingPage) []*dataloader.Result[RatingPage] {
 		rows, err := store.RatingPages(ctx, db, keys)
 		pages := make([]RatingPage, len(keys))
 		for _, r := range rows {
@@ -180,9 +194,9 @@ func ratingPages(db bun.IDB) BatchFunc[store.RatingPage, RatingPage] {
 				pages[r.Key].Ratings = append(pages[r.Key].Ratings, &rating)
 			}
 		}
-		out := make([]*Result[RatingPage], len(keys))
+		out := make([]*dataloader.Result[RatingPage], len(keys))
 		for i := range keys {
-			out[i] = &Result[RatingPage]{Data: pages[i], Error: err}
+			out[i] = &dataloader.Result[RatingPage]{Data: pages[i], Error: err}
 		}
 		return out
 	}

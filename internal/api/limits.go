@@ -49,7 +49,7 @@ type Limits struct {
 
 // The defaults of Limits (and of the configuration).
 const (
-	DefaultMaxComplexity  = 50000
+	DefaultMaxComplexity  = 100000
 	DefaultMaxDepth       = 12
 	DefaultMaxFields      = 500
 	DefaultMaxBodyBytes   = 1 << 20

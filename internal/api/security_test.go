@@ -196,7 +196,7 @@ func TestComplexity(t *testing.T) {
 			{"Literals", `{ tickets(first: 100) { edges { node { sessions { messages(first: 100) { edges { node { author { name } } } } } } } } }`, nil},
 			{"Variables", `query($a: Int, $b: Int) { tickets(first: $a) { edges { node { sessions { messages(first: $b) { edges { node { author { name } } } } } } } } }`,
 				map[string]any{"a": 100, "b": 100}},
-			{"Aliases", `{ a: ticketQueue(first: 50) { ...Q } b: ticketQueue(first: 50) { ...Q } }
+			{"Aliases", `{ a: ticketQueue(first: 50) { ...Q } b: ticketQueue(first: 50) { ...Q } c: ticketQueue(first: 50) { ...Q } d: ticketQueue(first: 50) { ...Q } }
 				fragment Q on TicketConnection { edges { node { sessions { messages(first: 20) { edges { node { author { name } } } } } } } }`, nil},
 		} {
 			t.Run(c.name, func(t *testing.T) {

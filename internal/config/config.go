@@ -115,7 +115,7 @@ func FromEnv(get func(string) string) (Config, error) {
 			ExecMode:         r.str("DB_EXEC_MODE", ""),
 		},
 		Limits: Limits{
-			MaxComplexity:  r.positive("GRAPHQL_MAX_COMPLEXITY", 50000),
+			MaxComplexity:  r.positive("GRAPHQL_MAX_COMPLEXITY", 100000),
 			MaxDepth:       r.positive("GRAPHQL_MAX_DEPTH", 12),
 			MaxFields:      r.positive("GRAPHQL_MAX_FIELDS", 500),
 			MaxBodyBytes:   int64(r.positive("MAX_BODY_BYTES", 1<<20)),

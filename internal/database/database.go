@@ -22,8 +22,11 @@ type Options struct {
 	MinConns       int
 	MaxIdleTime    time.Duration
 	ConnectTimeout time.Duration
-	// ExecMode is pgx's default_query_exec_mode ("" keeps pgx's cache_statement;
-	// behind a transaction pooler use "cache_describe", "exec" or "simple_protocol").
+	// ExecMode is pgx's default_query_exec_mode; "" means "exec". Bun writes
+	// every value into the SQL text, so each statement is new: pgx's default
+	// (cache_statement) would prepare each one (an extra round trip) and keep
+	// hundreds of them per connection. "exec" runs them in one round trip and
+	// also works through a transaction pooler.
 	ExecMode string
 	// StatementTimeout makes the server end any statement of this pool that runs
 	// longer (PostgreSQL's statement_timeout, set at connect; 0: none). Behind a
@@ -47,24 +50,46 @@ func OpenSQL(url string, o Options) (*sql.DB, error) {
 		}
 		cc.RuntimeParams["statement_timeout"] = strconv.FormatInt(max(o.StatementTimeout.Milliseconds(), 1), 10)
 	}
-	if o.ExecMode != "" {
-		mode, ok := execModes[o.ExecMode]
-		if !ok {
-			return nil, fmt.Errorf("database: unknown exec mode %q", o.ExecMode)
-		}
-		cc.DefaultQueryExecMode = mode
+	if o.ExecMode == "" {
+		o.ExecMode = "exec"
 	}
+	mode, ok := execModes[o.ExecMode]
+	if !ok {
+		return nil, fmt.Errorf("database: unknown exec mode %q", o.ExecMode)
+	}
+	cc.DefaultQueryExecMode = mode
 	db := stdlib.OpenDB(*cc)
 	if o.MaxConns > 0 {
 		db.SetMaxOpenConns(o.MaxConns)
 	}
-	if o.MinConns > 0 {
-		db.SetMaxIdleConns(o.MinConns)
-	}
+	// database/sql closes a returned connection beyond MaxIdleConns at once: an
+	// idle cap below MaxConns made every burst reconnect (the benchmark saw
+	// ~100 new connections a second). Idle connections close after MaxIdleTime.
+	db.SetMaxIdleConns(max(o.MaxConns, o.MinConns, 2))
 	if o.MaxIdleTime > 0 {
 		db.SetConnMaxIdleTime(o.MaxIdleTime)
 	}
 	return db, nil
+}
+
+// warm opens n connections at once, so the first requests find a ready pool
+// (database/sql has no minimum pool size; this is DB_MIN_CONNS).
+func warm(ctx context.Context, db *sql.DB, n int) error {
+	n = max(n, 1)
+	conns := make([]*sql.Conn, 0, n)
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for i := 0; i < n; i++ {
+		c, err := db.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		conns = append(conns, c)
+	}
+	return nil
 }
 
 // Open opens the application's Bun database on url and checks that it answers.
@@ -77,7 +102,7 @@ func Open(ctx context.Context, url string, o Options) (*bun.DB, error) {
 	db.AddQueryHook(counterHook{})
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := db.PingContext(ctx); err != nil {
+	if err := warm(ctx, sqldb, o.MinConns); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("database: connect: %w", err)
 	}
