@@ -85,6 +85,11 @@ func (im Implementation) Accept(w http.ResponseWriter, r *http.Request, o transp
 		Subprotocols:      o.Subprotocols,
 		HandshakeTimeout:  10 * time.Second,
 		EnableCompression: false,
+		// Small read buffers and pooled write buffers: a socket that idles
+		// between chat messages should not hold 8 KiB of buffers.
+		ReadBufferSize:  1024,
+		WriteBufferSize: 4096,
+		WriteBufferPool: writeBuffers,
 		CheckOrigin: func(r *http.Request) bool {
 			origin := r.Header.Get("Origin")
 			return origin == "" || sameOrigin(origin, r) || (im.Allowed != nil && im.Allowed(origin, r))
@@ -102,10 +107,14 @@ func (im Implementation) Accept(w http.ResponseWriter, r *http.Request, o transp
 		ref.set(cn)
 	}
 	if im.PingInterval > 0 {
-		go cn.ping(im.PingInterval)
+		cn.startPings(im.PingInterval)
 	}
 	return cn, nil
 }
+
+// writeBuffers is shared by all connections: a buffer is held only while a
+// message is being written.
+var writeBuffers = &sync.Pool{}
 
 func sameOrigin(origin string, r *http.Request) bool {
 	u, err := url.Parse(origin)
@@ -120,6 +129,7 @@ type Conn struct {
 	done     chan struct{}
 	once     sync.Once
 	open     *Registry
+	pinger   *time.Timer
 }
 
 var _ interface {
@@ -162,6 +172,9 @@ func (cn *Conn) Subprotocol() string { return cn.c.Subprotocol() }
 func (cn *Conn) Close() error {
 	cn.once.Do(func() {
 		close(cn.done)
+		if cn.pinger != nil {
+			cn.pinger.Stop()
+		}
 		if cn.open != nil {
 			cn.open.drop(cn)
 		}
@@ -182,19 +195,19 @@ func (cn *Conn) CloseWith(code int, reason string) {
 	cn.Close()
 }
 
-// ping sends websocket pings (browsers answer them without any code) and
-// closes a connection whose peer stopped answering, so half-open sockets do
-// not hold subscriptions forever.
-func (cn *Conn) ping(every time.Duration) {
+// startPings sends websocket pings (browsers answer them without any code)
+// and closes a connection whose peer stopped answering, so half-open sockets
+// do not hold subscriptions forever. A timer, not a goroutine per connection:
+// ten thousand idle sockets should not cost ten thousand stacks.
+func (cn *Conn) startPings(every time.Duration) {
 	cn.lastPong.Store(time.Now().UnixNano())
 	cn.c.SetPongHandler(func(string) error { cn.lastPong.Store(time.Now().UnixNano()); return nil })
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
+	var tick func()
+	tick = func() {
 		select {
 		case <-cn.done:
 			return
-		case <-t.C:
+		default:
 		}
 		if time.Since(time.Unix(0, cn.lastPong.Load())) > 2*every+every/2 {
 			cn.CloseWith(websocket.CloseGoingAway, "no pong: connection considered dead")
@@ -203,10 +216,11 @@ func (cn *Conn) ping(every time.Duration) {
 		cn.wmu.Lock()
 		err := cn.c.WriteControl(websocket.PingMessage, nil, time.Now().Add(5*time.Second))
 		cn.wmu.Unlock()
-		if err != nil {
-			return
+		if err == nil {
+			cn.pinger.Reset(every)
 		}
 	}
+	cn.pinger = time.AfterFunc(every, tick)
 }
 
 type refKey struct{}
