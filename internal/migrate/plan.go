@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 
 	"ariga.io/atlas/sql/migrate"
@@ -228,19 +229,10 @@ func missingHeader(b []byte) []string {
 			missing = append(missing, f)
 		}
 	}
-	if !regexp.MustCompile(`(?m)^-- Reversible: (Yes|No|Partial)\b`).Match(b) && !contains(missing, "Reversible") {
+	if !regexp.MustCompile(`(?m)^-- Reversible: (Yes|No|Partial)\b`).Match(b) && !slices.Contains(missing, "Reversible") {
 		missing = append(missing, "Reversible: Yes|No|Partial")
 	}
 	return missing
-}
-
-func contains(s []string, v string) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // headerFormatter is Atlas's default file format with our header on top. The
