@@ -36,7 +36,7 @@ func TestNoNPlusOne(t *testing.T) {
 			t.Parallel()
 			// A wide window: the test runs beside others on two cores, and a
 			// loader's batch closes when its window ends.
-			e := newEnvWith(t, 25*time.Millisecond)
+			e := newEnvOpts(t, opts{wait: 25 * time.Millisecond})
 			e.manyTickets(n)
 			admin := token(t, seed.Admin)
 			e.stmts.Store(0)

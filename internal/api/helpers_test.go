@@ -22,7 +22,6 @@ import (
 	"github.com/savvysolve/api/internal/dbtest"
 	"github.com/savvysolve/api/internal/live"
 	"github.com/savvysolve/api/internal/seed"
-	"github.com/savvysolve/api/internal/wsconn"
 	"github.com/savvysolve/api/migrations"
 	"github.com/savvysolve/api/models"
 )
@@ -49,15 +48,25 @@ func (h countHook) AfterQuery(context.Context, *bun.QueryEvent)                 
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	return newEnvWith(t, 2*time.Millisecond)
+	return newEnvOpts(t, opts{})
 }
 
-// newEnvWith is newEnv with a given loader window.
-func newEnvWith(t *testing.T, wait time.Duration) *env {
+// opts configure a test server; zero values are the tests' defaults.
+type opts struct {
+	limits      api.Limits
+	production  bool
+	origins     []string      // nil: the test origin
+	stmtTimeout time.Duration // 0: none
+	wait        time.Duration // the loaders' window; 0: 2 ms
+}
+
+const testOrigin = "https://app.savvysolve.test"
+
+// newEnvOpts is newEnv with options.
+func newEnvOpts(t *testing.T, o opts) *env {
 	t.Helper()
-	url := dbtest.NewURL(t, false)
-	e := &env{t: t, url: url, stmts: new(atomic.Int64)}
-	e.db = e.server(wait, nil)
+	e := &env{t: t, url: dbtest.NewURL(t, false), stmts: new(atomic.Int64)}
+	e.db, e.h, e.hub = buildServer(t, e.url, o)
 	if err := seed.Run(context.Background(), e.db); err != nil {
 		t.Fatal(err)
 	}
@@ -65,30 +74,34 @@ func newEnvWith(t *testing.T, wait time.Duration) *env {
 	return e
 }
 
-// server builds a server (a replica) on e's database, sets e.h and e.hub to
-// it, and returns its pool.
-func (e *env) server(wait time.Duration, sockets *wsconn.Registry) *bun.DB {
-	t := e.t
-	t.Helper()
-	db, err := database.Open(context.Background(), e.url, database.Options{MaxConns: 20})
+// buildServer builds a server (a replica) on the database at url.
+func buildServer(tb testing.TB, url string, o opts) (*bun.DB, http.Handler, *live.Hub) {
+	tb.Helper()
+	db, err := database.Open(context.Background(), url, database.Options{MaxConns: 20, StatementTimeout: o.stmtTimeout})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
+	tb.Cleanup(func() { db.Close() })
 	authn, err := auth.New(context.Background(), db, secret, "")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	dir, err := migrations.Dir()
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	e.hub = live.New(db, testLog())
-	e.h = api.New(api.Deps{
-		DB: db, Auth: authn, Live: e.hub, Log: testLog(), Migrations: dir,
-		LoaderWait: wait, AllowedOrigins: []string{"https://app.savvysolve.test"}, Sockets: sockets,
+	if o.origins == nil {
+		o.origins = []string{testOrigin}
+	}
+	if o.wait == 0 {
+		o.wait = 2 * time.Millisecond
+	}
+	hub := live.New(db, testLog())
+	h := api.New(api.Deps{
+		DB: db, Auth: authn, Live: hub, Log: testLog(), Migrations: dir, LoaderWait: o.wait,
+		AllowedOrigins: o.origins, Production: o.production, Limits: o.limits,
 	})
-	return db
+	return db, h, hub
 }
 
 func testLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

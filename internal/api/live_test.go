@@ -235,7 +235,7 @@ func TestTwoReplicas(t *testing.T) {
 	sid, guest := e.openSession()
 	w := connect(t, srvA, "graphql-transport-ws", guest)
 	w.subscribe("1", chat, map[string]any{"id": sid})
-	e.server(2*time.Millisecond, nil) // replica B: e.h now sends through it
+	_, e.h, e.hub = buildServer(t, e.url, opts{}) // replica B: e.h now sends through it
 	time.Sleep(100 * time.Millisecond)
 	e.must(guest, send, map[string]any{"id": sid, "body": "via B"})
 	if got := str(w.data("1"), "sessionMessages", "body"); got != "via B" {

@@ -18,65 +18,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/uptrace/bun"
-
 	"github.com/savvysolve/api/internal/api"
-	"github.com/savvysolve/api/internal/auth"
-	"github.com/savvysolve/api/internal/database"
-	"github.com/savvysolve/api/internal/dbtest"
-	"github.com/savvysolve/api/internal/live"
 	"github.com/savvysolve/api/internal/seed"
-	"github.com/savvysolve/api/migrations"
 )
-
-// opts configure a server for the tests of limits.
-type opts struct {
-	limits      api.Limits
-	production  bool
-	origins     []string // nil: the test origin
-	stmtTimeout time.Duration
-}
-
-const testOrigin = "https://app.savvysolve.test"
-
-// newEnvOpts is newEnv with limits and modes.
-func newEnvOpts(t *testing.T, o opts) *env {
-	t.Helper()
-	e := &env{t: t, url: dbtest.NewURL(t, false), stmts: new(atomic.Int64)}
-	e.db, e.h, e.hub = buildServer(t, e.url, o)
-	if err := seed.Run(context.Background(), e.db); err != nil {
-		t.Fatal(err)
-	}
-	e.db.AddQueryHook(countHook{e.stmts})
-	return e
-}
-
-// buildServer builds a server on the database at url.
-func buildServer(tb testing.TB, url string, o opts) (*bun.DB, http.Handler, *live.Hub) {
-	tb.Helper()
-	db, err := database.Open(context.Background(), url, database.Options{MaxConns: 20, StatementTimeout: o.stmtTimeout})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	authn, err := auth.New(context.Background(), db, secret, "")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	dir, err := migrations.Dir()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	if o.origins == nil {
-		o.origins = []string{testOrigin}
-	}
-	hub := live.New(db, testLog())
-	h := api.New(api.Deps{
-		DB: db, Auth: authn, Live: hub, Log: testLog(), Migrations: dir, LoaderWait: 2 * time.Millisecond,
-		AllowedOrigins: o.origins, Production: o.production, Limits: o.limits,
-	})
-	return db, h, hub
-}
 
 // req is an HTTP request to /graphql beyond what e.do sends.
 type req struct {
