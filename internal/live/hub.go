@@ -32,6 +32,8 @@ const (
 	replayPage = 200
 	// MaxSubscriptionsPerConn limits the open subscriptions of one websocket.
 	MaxSubscriptionsPerConn = 100
+	// queueKey is the one key of the queue's subscribers.
+	queueKey = "queue"
 	// batchMax bounds the events delivered with one round of loads.
 	batchMax = 500
 )
@@ -43,9 +45,9 @@ type Hub struct {
 	events chan events.Event
 
 	mu       sync.Mutex
-	sessions map[string]map[*sub]struct{}
-	tickets  map[string]map[*sub]struct{}
-	queue    map[*sub]struct{}
+	sessions map[string]map[*sub]struct{} // by session id
+	tickets  map[string]map[*sub]struct{} // by ticket id
+	queue    map[string]map[*sub]struct{} // all under queueKey
 
 	listening chan struct{} // closed once the first LISTEN is in place
 	listenOne sync.Once
@@ -74,7 +76,7 @@ func New(db *bun.DB, log *slog.Logger) *Hub {
 		events:    make(chan events.Event, 4096),
 		sessions:  map[string]map[*sub]struct{}{},
 		tickets:   map[string]map[*sub]struct{}{},
-		queue:     map[*sub]struct{}{},
+		queue:     map[string]map[*sub]struct{}{},
 		listening: make(chan struct{}),
 		Observe:   nopObserver{},
 	}
@@ -249,7 +251,7 @@ func (h *Hub) wanted(batch []events.Event) (msgIDs, ticketIDs []string) {
 				msgIDs = append(msgIDs, e.ID)
 			}
 		case events.Ticket:
-			if len(h.tickets[e.ID]) > 0 || (e.Queue != "" && len(h.queue) > 0) {
+			if len(h.tickets[e.ID]) > 0 || (e.Queue != "" && len(h.queue[queueKey]) > 0) {
 				ticketIDs = append(ticketIDs, e.ID)
 			}
 		}
@@ -288,7 +290,7 @@ func (h *Hub) route(e events.Event, msgs map[string]*models.SessionMessage, tick
 			push(s, item{ticket: &snap})
 		}
 		if e.Queue != "" {
-			for s := range h.queue {
+			for s := range h.queue[queueKey] {
 				push(s, item{ticket: &snap, kind: models.QueueEventKind(e.Queue)})
 			}
 		}
@@ -300,14 +302,11 @@ func (h *Hub) route(e events.Event, msgs map[string]*models.SessionMessage, tick
 func (h *Hub) resyncAll(t time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, set := range []map[string]map[*sub]struct{}{h.sessions, h.tickets} {
+	for _, set := range []map[string]map[*sub]struct{}{h.sessions, h.tickets, h.queue} {
 		for _, subs := range set {
 			for s := range subs {
 				s.catchUp(t)
 			}
 		}
-	}
-	for s := range h.queue {
-		s.catchUp(t)
 	}
 }

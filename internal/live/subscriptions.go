@@ -184,19 +184,11 @@ func (h *Hub) Queue(ctx context.Context) (<-chan *model.TicketQueueEvent, error)
 		return nil, apperr.New(apperr.Forbidden, "the queue is for active solvers and admins")
 	}
 	s := newSub(ctx)
-	h.mu.Lock()
-	h.queue[s] = struct{}{}
-	h.mu.Unlock()
-	h.Observe.Subscribed("ticketQueue", 1)
+	h.add(h.queue, queueKey, s, "ticketQueue")
 	out := make(chan *model.TicketQueueEvent, 1)
 	go func() {
 		defer release()
-		defer func() {
-			h.mu.Lock()
-			delete(h.queue, s)
-			h.mu.Unlock()
-			h.Observe.Subscribed("ticketQueue", -1)
-		}()
+		defer h.remove(h.queue, queueKey, s, "ticketQueue")
 		defer close(out)
 		streamTickets(ctx, s, out, func(since time.Time) []item {
 			return h.queueChangesSince(ctx, since)
