@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -228,8 +229,12 @@ func devHeaders(ctx context.Context, log *slog.Logger, cfg config.Config, db *bu
 	}
 	sets := map[string]map[string]string{}
 	var lines []string
+	var present []string
+	if err := db.NewSelect().Table("users").Column("clerk_id").Where("clerk_id IN (?)", bun.List(seed.ClerkIDs)).Scan(ctx, &present); err != nil {
+		return nil
+	}
 	for _, id := range seed.ClerkIDs {
-		if n, err := db.NewSelect().Table("users").Where("clerk_id = ?", id).Count(ctx); err != nil || n == 0 {
+		if !slices.Contains(present, id) {
 			continue
 		}
 		tok, err := auth.SignHS256([]byte(cfg.AuthJWTSecret), id, devTokenTTL)
