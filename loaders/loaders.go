@@ -2,9 +2,9 @@
 // loads of one resolution level into one SQL statement, so a request's
 // statement count follows the shape of its query, not the number of rows.
 //
-// A Loaders set lives for one GraphQL operation (attached by Middleware) and
-// is never shared between viewers. Batch functions never decide who may see
-// what: they run with the first caller's context; resolvers authorize.
+// A Loaders set lives for one query or mutation; subscriptions share one set
+// without a cache (see internal/api). Batch functions never decide who may
+// see what: they run with the first caller's context; resolvers authorize.
 package loaders
 
 import (
@@ -31,6 +31,7 @@ type Loaders struct {
 	CallLogsBySession     *dataloader.Loader[string, []*models.CallLog]
 	ScreenSharesBySession *dataloader.Loader[string, []*models.ScreenShareSession]
 	RatingBySession       *dataloader.Loader[string, *models.Rating] // nil when not rated
+	MessageByID           *dataloader.Loader[string, *models.SessionMessage]
 	MessagePage           *dataloader.Loader[store.MessagePage, []*models.SessionMessage]
 	RatingPage            *dataloader.Loader[store.RatingPage, RatingPage]
 }
@@ -50,12 +51,19 @@ type Options struct {
 	NoCache bool
 	// Observe, when set, is told the size of every batch (metrics).
 	Observe func(loader string, size int)
+	// Detached runs batches apart from the cancellation of the operation
+	// whose load started them (with their own deadline), for a set shared by
+	// many operations: one leaving must not fail the others' loads.
+	Detached bool
 	// Disabled switches batching off, for the benchmark only (bench/,
 	// BENCH_DISABLE_DATALOADERS=1): every Load runs its own statement at once,
 	// with no per-operation cache, as resolvers that query directly would. It
 	// shows what batching saves; never set it otherwise.
 	Disabled bool
 }
+
+// detachedTimeout bounds a detached batch (Options.Detached).
+const detachedTimeout = 10 * time.Second
 
 // New returns a fresh set of loaders on db.
 func New(db bun.IDB, o Options) *Loaders {
@@ -73,12 +81,21 @@ func New(db bun.IDB, o Options) *Loaders {
 		CallLogsBySession:     grouped(o, "callLogsBySession", db, store.CallLogsBySessionIDs, func(l *models.CallLog) string { return deref(l.SessionID) }),
 		ScreenSharesBySession: grouped(o, "screenSharesBySession", db, store.ScreenSharesBySessionIDs, func(l *models.ScreenShareSession) string { return l.SessionID }),
 		RatingBySession:       optional(o, "ratingBySession", db, store.RatingsBySessionIDs, func(r *models.Rating) string { return r.SessionID }),
+		MessageByID:           byID(o, "message", db, store.MessagesByIDs, func(m *models.SessionMessage) string { return m.ID }),
 		MessagePage:           newLoader(o, "messagePage", messagePages(db)),
 		RatingPage:            newLoader(o, "ratingPage", ratingPages(db)),
 	}
 }
 
 func newLoader[K comparable, V any](o Options, name string, f dataloader.BatchFunc[K, V]) *dataloader.Loader[K, V] {
+	if o.Detached {
+		inner := f
+		f = func(ctx context.Context, keys []K) []*dataloader.Result[V] {
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), detachedTimeout)
+			defer cancel()
+			return inner(ctx, keys)
+		}
+	}
 	if o.Observe != nil {
 		inner := f
 		f = func(ctx context.Context, keys []K) []*dataloader.Result[V] {

@@ -128,20 +128,30 @@ func (d Deps) graphQL() http.Handler {
 	srv.Use(observe.NewTrace(nil)) // a no-op until tracing is configured
 	srv.SetErrorPresenter(d.presenter())
 	srv.SetRecoverFunc(recoverPanic(d.Log))
-	srv.AroundOperations(d.perOperation)
+	srv.AroundOperations(d.perOperation())
 	return srv
 }
 
-// perOperation gives every operation its own loaders and statement counter.
-// Subscriptions get loaders without a cache: each event must read fresh rows.
-func (d Deps) perOperation(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
-	op := graphql.GetOperationContext(ctx)
-	sub := op.Operation != nil && op.Operation.Operation == ast.Subscription
-	ctx = loaders.With(ctx, loaders.New(d.DB, loaders.Options{
-		Wait: d.LoaderWait, NoCache: sub, Observe: d.Metrics.Batch, Disabled: d.NoDataloaders,
-	}))
-	ctx, _ = database.WithCounter(ctx)
-	return next(ctx)
+// perOperation gives every query and mutation its own loaders, and every
+// operation a statement counter. Subscriptions share one set of loaders with
+// no cache: each event reads fresh rows, and the loads of all the subscribers
+// resolving one event are batched together, so an event costs the same
+// statements whether ten or ten thousand subscribers receive it.
+func (d Deps) perOperation() graphql.OperationMiddleware {
+	opts := loaders.Options{Wait: d.LoaderWait, Observe: d.Metrics.Batch, Disabled: d.NoDataloaders}
+	shared := opts
+	shared.NoCache, shared.Detached = true, true
+	live := loaders.New(d.DB, shared)
+	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
+		op := graphql.GetOperationContext(ctx)
+		if op.Operation != nil && op.Operation.Operation == ast.Subscription {
+			ctx = loaders.With(ctx, live)
+		} else {
+			ctx = loaders.With(ctx, loaders.New(d.DB, opts))
+		}
+		ctx, _ = database.WithCounter(ctx)
+		return next(ctx)
+	}
 }
 
 // ready answers 200 when the database answers and no migration is pending.

@@ -329,12 +329,52 @@ func TestNoLeaks(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		got := settle()
-		if got <= base+2 {
+		if got <= base+2 && e.hub.Len() == 0 {
 			return
 		}
 		if time.Now().After(deadline) {
 			buf := make([]byte, 1<<20)
-			t.Fatalf("goroutines: %d, baseline %d\n%s", got, base, buf[:runtime.Stack(buf, true)])
+			t.Fatalf("goroutines: %d, baseline %d; subscriptions left: %d\n%s", got, base, e.hub.Len(), buf[:runtime.Stack(buf, true)])
 		}
 	}
+}
+
+// TestFanOutStatements: what one chat message costs in SQL does not depend on
+// how many subscribers receive it. The hub reads the row once, and the loads
+// of every subscriber resolving it (author, session, ticket) are batched
+// together by the subscriptions' shared loaders.
+func TestFanOutStatements(t *testing.T) {
+	t.Parallel()
+	const q = `subscription($id: ID!) { sessionMessages(sessionId: $id) { body author { name } session { id ticket { status } } } }`
+	cost := map[int]int64{}
+	for _, n := range []int{2, 12} {
+		e := newEnvOpts(t, opts{wait: 25 * time.Millisecond}) // wide: all subscribers land in one batch
+		srv := e.live()
+		sid, guest := e.openSession()
+		solver := token(t, seed.Solver1)
+		ws := make([]*wsClient, n)
+		for i := range ws {
+			ws[i] = connect(t, srv, "graphql-transport-ws", guest)
+			ws[i].subscribe("1", q, map[string]any{"id": sid})
+		}
+		// Every subscription is live (and has replayed) once this arrives.
+		e.must(solver, send, map[string]any{"id": sid, "body": "warm-up"})
+		for _, w := range ws {
+			w.data("1")
+		}
+		e.stmts.Store(0)
+		e.must(solver, send, map[string]any{"id": sid, "body": "counted"})
+		for _, w := range ws {
+			d := w.data("1")
+			if str(d, "sessionMessages", "body") != "counted" || str(d, "sessionMessages", "author", "name") != "Sam Solver" ||
+				str(d, "sessionMessages", "session", "ticket", "status") != "IN_PROGRESS" {
+				t.Fatalf("got %v", d)
+			}
+		}
+		cost[n] = e.stmts.Load()
+	}
+	if cost[2] != cost[12] {
+		t.Fatalf("statements for one message: %d with 2 subscribers, %d with 12", cost[2], cost[12])
+	}
+	t.Logf("one message to its subscribers: %d statements (send included)", cost[2])
 }

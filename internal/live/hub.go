@@ -18,7 +18,6 @@ import (
 
 	"github.com/uptrace/bun"
 
-	"github.com/savvysolve/api/internal/auth"
 	"github.com/savvysolve/api/internal/events"
 	"github.com/savvysolve/api/internal/store"
 	"github.com/savvysolve/api/internal/wsconn"
@@ -45,9 +44,9 @@ type Hub struct {
 	events chan events.Event
 
 	mu       sync.Mutex
-	sessions map[string]map[*sub]struct{} // by session id
-	tickets  map[string]map[*sub]struct{} // by ticket id
-	queue    map[string]map[*sub]struct{} // all under queueKey
+	sessions map[string]map[subscriber]struct{} // by session id
+	tickets  map[string]map[subscriber]struct{} // by ticket id
+	queue    map[string]map[subscriber]struct{} // all under queueKey
 
 	listening chan struct{} // closed once the first LISTEN is in place
 	listenOne sync.Once
@@ -74,12 +73,25 @@ func New(db *bun.DB, log *slog.Logger) *Hub {
 	return &Hub{
 		db: db, log: log,
 		events:    make(chan events.Event, 4096),
-		sessions:  map[string]map[*sub]struct{}{},
-		tickets:   map[string]map[*sub]struct{}{},
-		queue:     map[string]map[*sub]struct{}{},
+		sessions:  map[string]map[subscriber]struct{}{},
+		tickets:   map[string]map[subscriber]struct{}{},
+		queue:     map[string]map[subscriber]struct{}{},
 		listening: make(chan struct{}),
 		Observe:   nopObserver{},
 	}
+}
+
+// Len is the number of subscriptions this replica serves.
+func (h *Hub) Len() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for _, set := range []map[string]map[subscriber]struct{}{h.sessions, h.tickets, h.queue} {
+		for _, subs := range set {
+			n += len(subs)
+		}
+	}
+	return n
 }
 
 // Listening is closed once the hub's first LISTEN is in place.
@@ -92,75 +104,24 @@ type item struct {
 	kind   models.QueueEventKind
 }
 
-// sub is one subscription's mailbox.
-type sub struct {
-	ctx    context.Context // the operation's: closes its websocket when too slow
-	viewer auth.Viewer
-	wake   chan struct{}
-
-	mu     sync.Mutex
-	items  []item
-	since  time.Time // non-zero: catch up on what changed since then
-	resync bool
-	dead   bool
-}
-
-func newSub(ctx context.Context) *sub {
-	return &sub{ctx: ctx, viewer: auth.ViewerFrom(ctx), wake: make(chan struct{}, 1)}
-}
-
-// push queues it; false when the subscriber is too slow (it is then dead).
-func (s *sub) push(it item) bool {
-	s.mu.Lock()
-	if s.dead || len(s.items) >= queueLimit {
-		s.dead = true
-		s.mu.Unlock()
-		return false
-	}
-	s.items = append(s.items, it)
-	s.mu.Unlock()
-	s.signal()
-	return true
-}
-
-// catchUp asks the subscriber to read what changed since t from the database.
-func (s *sub) catchUp(t time.Time) {
-	s.mu.Lock()
-	if !s.resync || t.Before(s.since) {
-		s.since = t
-	}
-	s.resync = true
-	s.mu.Unlock()
-	s.signal()
-}
-
-func (s *sub) signal() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
-
-// take returns the queued items and any catch-up request.
-func (s *sub) take() (items []item, resync bool, since time.Time, dead bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	items, s.items = s.items, nil
-	resync, since, s.resync = s.resync, s.since, false
-	return items, resync, since, s.dead
-}
-
-func (h *Hub) add(set map[string]map[*sub]struct{}, key string, s *sub, kind string) {
+// add routes key's events to s until its operation ends; then s stops and
+// release runs.
+func (h *Hub) add(set map[string]map[subscriber]struct{}, key string, s subscriber, kind string, release func()) {
 	h.mu.Lock()
 	if set[key] == nil {
-		set[key] = map[*sub]struct{}{}
+		set[key] = map[subscriber]struct{}{}
 	}
 	set[key][s] = struct{}{}
 	h.mu.Unlock()
 	h.Observe.Subscribed(kind, 1)
+	context.AfterFunc(s.context(), func() {
+		s.stop()
+		h.remove(set, key, s, kind)
+		release()
+	})
 }
 
-func (h *Hub) remove(set map[string]map[*sub]struct{}, key string, s *sub, kind string) {
+func (h *Hub) remove(set map[string]map[subscriber]struct{}, key string, s subscriber, kind string) {
 	h.mu.Lock()
 	delete(set[key], s)
 	if len(set[key]) == 0 {
@@ -170,12 +131,11 @@ func (h *Hub) remove(set map[string]map[*sub]struct{}, key string, s *sub, kind 
 	h.Observe.Subscribed(kind, -1)
 }
 
-// tooSlow disconnects a subscriber that fell behind. Its websocket closes with
-// a reason; without one (plain HTTP) its goroutine ends the stream.
-func (h *Hub) tooSlow(s *sub) {
+// tooSlow disconnects a subscriber that fell behind (its stream has ended
+// already): its websocket closes with a reason.
+func (h *Hub) tooSlow(s subscriber) {
 	h.Observe.TooSlow()
-	s.signal()
-	wsconn.CloseConn(s.ctx, wsconn.CodeTooSlow, "subscriber too slow: reconnect and resume with after")
+	wsconn.CloseConn(s.context(), wsconn.CodeTooSlow, "subscriber too slow: reconnect and resume with after")
 }
 
 // dispatch delivers events in batches until ctx ends.
@@ -229,7 +189,7 @@ func (h *Hub) deliver(ctx context.Context, batch []events.Event) {
 		h.resyncAll(time.Now().Add(-time.Minute))
 		return
 	}
-	var slow []*sub
+	var slow []subscriber
 	h.mu.Lock()
 	for _, e := range batch {
 		slow = append(slow, h.route(e, msgs, tickets)...)
@@ -260,8 +220,8 @@ func (h *Hub) wanted(batch []events.Event) (msgIDs, ticketIDs []string) {
 }
 
 // route hands one event's row to its subscribers (h.mu held) and returns those too slow.
-func (h *Hub) route(e events.Event, msgs map[string]*models.SessionMessage, tickets map[string]*models.Ticket) (slow []*sub) {
-	push := func(s *sub, it item) {
+func (h *Hub) route(e events.Event, msgs map[string]*models.SessionMessage, tickets map[string]*models.Ticket) (slow []subscriber) {
+	push := func(s subscriber, it item) {
 		if !s.push(it) {
 			slow = append(slow, s)
 		}
@@ -302,7 +262,7 @@ func (h *Hub) route(e events.Event, msgs map[string]*models.SessionMessage, tick
 func (h *Hub) resyncAll(t time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, set := range []map[string]map[*sub]struct{}{h.sessions, h.tickets, h.queue} {
+	for _, set := range []map[string]map[subscriber]struct{}{h.sessions, h.tickets, h.queue} {
 		for _, subs := range set {
 			for s := range subs {
 				s.catchUp(t)

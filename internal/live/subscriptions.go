@@ -10,6 +10,7 @@ import (
 	"github.com/savvysolve/api/internal/desk"
 	"github.com/savvysolve/api/internal/store"
 	"github.com/savvysolve/api/internal/wsconn"
+	"github.com/savvysolve/api/loaders"
 	"github.com/savvysolve/api/models"
 )
 
@@ -40,26 +41,27 @@ func (h *Hub) SessionMessages(ctx context.Context, sessionID string, after *stri
 		release()
 		return nil, err
 	}
-	s := newSub(ctx)
-	// Subscribe before the replay: a message committed while the replay runs
-	// is heard, and the sequence numbers drop the copy the replay also read.
-	h.add(h.sessions, sessionID, s, "sessionMessages")
-	out := make(chan *models.SessionMessage, 1)
-	go func() {
-		defer release()
-		defer h.remove(h.sessions, sessionID, s, "sessionMessages")
-		defer close(out)
-		h.streamMessages(ctx, s, sessionID, afterSeq, out)
-	}()
-	return out, nil
+	s := newStream(ctx, func(it item) *models.SessionMessage { return it.msg }, h.rereadChat(sessionID))
+	// Route to it before the replay reads: a message committed meanwhile
+	// waits in the backlog, and the sequence numbers drop the copy the replay
+	// also read.
+	s.holdForReplay(afterSeq)
+	h.add(h.sessions, sessionID, s, "sessionMessages", release)
+	go s.work()
+	return s.out, nil
 }
 
+// checkSession reads through the operation's loaders: subscriptions share
+// them, so the reads of many clients subscribing at once (a reconnect after a
+// deploy) are batched, and they run on the loaders' goroutines, not on the
+// subscription's, which then lives on with a small stack.
 func (h *Hub) checkSession(ctx context.Context, v auth.Viewer, sessionID string, after *string) (int, error) {
-	s, err := store.SessionByID(ctx, h.db, sessionID, false)
+	l := loaders.From(ctx)
+	s, err := l.SessionByID.Load(ctx, sessionID)()
 	if err != nil {
 		return 0, err
 	}
-	t, err := store.TicketByID(ctx, h.db, s.TicketID, false)
+	t, err := l.TicketByID.Load(ctx, s.TicketID)()
 	if err != nil {
 		return 0, err
 	}
@@ -69,73 +71,28 @@ func (h *Hub) checkSession(ctx context.Context, v auth.Viewer, sessionID string,
 	if after == nil {
 		return 0, nil
 	}
-	ms, err := store.MessagesByIDs(ctx, h.db, []string{*after})
+	m, err := l.MessageByID.Load(ctx, *after)()
+	if apperr.CodeOf(err) == apperr.NotFound || (err == nil && m.SessionID != sessionID) {
+		return 0, apperr.Invalid("after", "after is not a message of this session")
+	}
 	if err != nil {
 		return 0, err
 	}
-	if len(ms) != 1 || ms[0].SessionID != sessionID {
-		return 0, apperr.Invalid("after", "after is not a message of this session")
-	}
-	return ms[0].Seq, nil
+	return m.Seq, nil
 }
 
-func (h *Hub) streamMessages(ctx context.Context, s *sub, sessionID string, last int, out chan<- *models.SessionMessage) {
-	send := func(m *models.SessionMessage) bool {
-		select {
-		case out <- m:
-			last = m.Seq
-			return true
-		case <-ctx.Done():
-			return false
+// rereadChat reads a page of a session's messages after a seq.
+func (h *Hub) rereadChat(sessionID string) rereader {
+	return func(ctx context.Context, last int, _ time.Time) ([]item, bool) {
+		ms, err := store.MessagesAfter(ctx, h.db, sessionID, last, replayPage)
+		if err != nil { // the next gap or reconnect brings it back
+			return nil, false
 		}
-	}
-	// catchUp reads everything after last from the database. On a read error
-	// it stops early; the next gap or reconnect brings it back.
-	catchUp := func() bool {
-		for {
-			ms, err := store.MessagesAfter(ctx, h.db, sessionID, last, replayPage)
-			if err != nil {
-				return ctx.Err() == nil
-			}
-			for _, m := range ms {
-				if !send(m) {
-					return false
-				}
-			}
-			if len(ms) < replayPage {
-				return true
-			}
+		items := make([]item, len(ms))
+		for i, m := range ms {
+			items[i] = item{msg: m}
 		}
-	}
-	if !catchUp() {
-		return
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.wake:
-		}
-		items, resync, _, dead := s.take()
-		if dead {
-			return
-		}
-		if resync && !catchUp() {
-			return
-		}
-		for _, it := range items {
-			switch m := it.msg; {
-			case m.Seq <= last: // already delivered by a replay
-			case m.Seq == last+1:
-				if !send(m) {
-					return
-				}
-			default: // a gap: read the missing ones, in order
-				if !catchUp() {
-					return
-				}
-			}
-		}
+		return items, len(ms) == replayPage
 	}
 }
 
@@ -146,7 +103,7 @@ func (h *Hub) TicketUpdated(ctx context.Context, ticketID string) (<-chan *model
 	if err != nil {
 		return nil, err
 	}
-	t, err := store.TicketByID(ctx, h.db, ticketID, false)
+	t, err := loaders.From(ctx).TicketByID.Load(ctx, ticketID)()
 	if err == nil && !desk.CanSeeContact(v, t) {
 		err = apperr.NotFoundf("ticket")
 	}
@@ -154,22 +111,16 @@ func (h *Hub) TicketUpdated(ctx context.Context, ticketID string) (<-chan *model
 		release()
 		return nil, err
 	}
-	s := newSub(ctx)
-	h.add(h.tickets, ticketID, s, "ticketUpdated")
-	out := make(chan *models.Ticket, 1)
-	go func() {
-		defer release()
-		defer h.remove(h.tickets, ticketID, s, "ticketUpdated")
-		defer close(out)
-		streamTickets(ctx, s, out, func(since time.Time) []item {
+	s := newStream(ctx, func(it item) *models.Ticket { return it.ticket },
+		func(ctx context.Context, _ int, since time.Time) ([]item, bool) {
 			t, err := store.TicketByID(ctx, h.db, ticketID, false)
 			if err != nil || t.UpdatedAt.Before(since) {
-				return nil
+				return nil, false
 			}
-			return []item{{ticket: t}}
-		}, func(it item) *models.Ticket { return it.ticket })
-	}()
-	return out, nil
+			return []item{{ticket: t}}, false
+		})
+	h.add(h.tickets, ticketID, s, "ticketUpdated", release)
+	return s.out, nil
 }
 
 // Queue streams tickets entering (ADDED) and leaving (REMOVED) the queue to
@@ -183,20 +134,13 @@ func (h *Hub) Queue(ctx context.Context) (<-chan *model.TicketQueueEvent, error)
 		release()
 		return nil, apperr.New(apperr.Forbidden, "the queue is for active solvers and admins")
 	}
-	s := newSub(ctx)
-	h.add(h.queue, queueKey, s, "ticketQueue")
-	out := make(chan *model.TicketQueueEvent, 1)
-	go func() {
-		defer release()
-		defer h.remove(h.queue, queueKey, s, "ticketQueue")
-		defer close(out)
-		streamTickets(ctx, s, out, func(since time.Time) []item {
-			return h.queueChangesSince(ctx, since)
-		}, func(it item) *model.TicketQueueEvent {
-			return &model.TicketQueueEvent{Kind: it.kind, Ticket: it.ticket}
-		})
-	}()
-	return out, nil
+	s := newStream(ctx, func(it item) *model.TicketQueueEvent {
+		return &model.TicketQueueEvent{Kind: it.kind, Ticket: it.ticket}
+	}, func(ctx context.Context, _ int, since time.Time) ([]item, bool) {
+		return h.queueChangesSince(ctx, since), false
+	})
+	h.add(h.queue, queueKey, s, "ticketQueue", release)
+	return s.out, nil
 }
 
 // queueChangesSince rebuilds the queue events of tickets changed since a
@@ -216,30 +160,4 @@ func (h *Hub) queueChangesSince(ctx context.Context, since time.Time) []item {
 		}
 	}
 	return items
-}
-
-// streamTickets delivers ticket items to out until ctx ends; missed returns
-// what changed since a moment, for catching up after a lost listener.
-func streamTickets[T any](ctx context.Context, s *sub, out chan<- T, missed func(time.Time) []item, wrap func(item) T) {
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.wake:
-		}
-		items, resync, since, dead := s.take()
-		if dead {
-			return
-		}
-		if resync {
-			items = append(missed(since), items...)
-		}
-		for _, it := range items {
-			select {
-			case out <- wrap(it):
-			case <-ctx.Done():
-				return
-			}
-		}
-	}
 }

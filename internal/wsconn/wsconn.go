@@ -85,11 +85,11 @@ func (im Implementation) Accept(w http.ResponseWriter, r *http.Request, o transp
 		Subprotocols:      o.Subprotocols,
 		HandshakeTimeout:  10 * time.Second,
 		EnableCompression: false,
-		// Small read buffers and pooled write buffers: a socket that idles
-		// between chat messages should not hold 8 KiB of buffers.
-		ReadBufferSize:  1024,
-		WriteBufferSize: 4096,
-		WriteBufferPool: writeBuffers,
+		// No buffers of its own: net/http keeps the hijacked connection's
+		// 4 KiB reader and writer alive while the handler runs (as long as
+		// the socket is open), so gorilla reads and writes through them.
+		ReadBufferSize:  0,
+		WriteBufferSize: 0,
 		CheckOrigin: func(r *http.Request) bool {
 			origin := r.Header.Get("Origin")
 			return origin == "" || sameOrigin(origin, r) || (im.Allowed != nil && im.Allowed(origin, r))
@@ -111,10 +111,6 @@ func (im Implementation) Accept(w http.ResponseWriter, r *http.Request, o transp
 	}
 	return cn, nil
 }
-
-// writeBuffers is shared by all connections: a buffer is held only while a
-// message is being written.
-var writeBuffers = &sync.Pool{}
 
 func sameOrigin(origin string, r *http.Request) bool {
 	u, err := url.Parse(origin)
