@@ -49,7 +49,7 @@ func startEmbedded(ctx context.Context, log *slog.Logger, cfg config.Config) (*e
 }
 
 func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
-	shutdownTracing, err := startTracing(ctx, log)
+	shutdownTracing, tracing, err := startTracing(ctx, log)
 	if err != nil {
 		return err
 	}
@@ -108,7 +108,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 		DB: db, Auth: authn, Live: hub, Log: log, Migrations: dir,
 		Production: cfg.Production(), PlaygroundHeaders: devHeaders(ctx, log, cfg, db),
 		AllowedOrigins: cfg.AllowedOrigins, Sockets: sockets, Metrics: metrics, Webhooks: hooks,
-		Draining: draining, LoaderWait: cfg.LoaderWait, NoDataloaders: cfg.NoDataloaders,
+		Draining: draining, Tracing: tracing, LoaderWait: cfg.LoaderWait, NoDataloaders: cfg.NoDataloaders,
 		Limits: api.Limits{
 			MaxComplexity: cfg.Limits.MaxComplexity, MaxDepth: cfg.Limits.MaxDepth, MaxFields: cfg.Limits.MaxFields,
 			MaxBodyBytes: cfg.Limits.MaxBodyBytes, RequestTimeout: cfg.Limits.RequestTimeout,
@@ -119,10 +119,10 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 }
 
 // startTracing exports traces over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
-func startTracing(ctx context.Context, log *slog.Logger) (func(), error) {
+func startTracing(ctx context.Context, log *slog.Logger) (func(), bool, error) {
 	shutdown, enabled, err := observe.Tracing(ctx, "savvysolve-api")
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if enabled {
 		log.Info("tracing: exporting spans over OTLP/HTTP")
@@ -133,7 +133,7 @@ func startTracing(ctx context.Context, log *slog.Logger) (func(), error) {
 		if err := shutdown(sctx); err != nil {
 			log.Warn("tracing: flush on shutdown", "err", err)
 		}
-	}, nil
+	}, enabled, nil
 }
 
 // startJobs starts the job queue (River, in the same database) and returns the

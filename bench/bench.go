@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/uptrace/bun"
@@ -518,16 +519,20 @@ func (b *bench) cpuProfile(ctx context.Context, name string, d time.Duration) fu
 		return nil
 	}
 	b.pprofSeq++
-	path := filepath.Join(b.cfg.pprofDir, fmt.Sprintf("%02d-%s.cpu.pprof", b.pprofSeq, name))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		secs := max(1, int(d.Seconds()))
-		if err := fetchTo(ctx, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", b.srv.pprof, secs), path); err != nil {
-			log.Printf("pprof %s: %v", name, err)
-		}
-	}()
-	return func() { <-done }
+	secs := max(1, int(d.Seconds()))
+	var wg sync.WaitGroup
+	for _, p := range []struct{ kind, url string }{
+		{"cpu", fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", b.srv.pprof, secs)},
+		{"allocs", fmt.Sprintf("http://%s/debug/pprof/allocs?seconds=%d", b.srv.pprof, secs)}, // what the run allocated
+	} {
+		path := filepath.Join(b.cfg.pprofDir, fmt.Sprintf("%02d-%s.%s.pprof", b.pprofSeq, name, p.kind))
+		wg.Go(func() {
+			if err := fetchTo(ctx, p.url, path); err != nil {
+				log.Printf("pprof %s %s: %v", name, p.kind, err)
+			}
+		})
+	}
+	return wg.Wait
 }
 
 func fetchTo(ctx context.Context, url, path string) error {

@@ -3804,7 +3804,7 @@ func (ec *executionContext) _RatingEdge_cursor(ctx context.Context, field graphq
 			return ec.fieldContext_RatingEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -3815,7 +3815,7 @@ func (ec *executionContext) _RatingEdge_cursor(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_RatingEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("RatingEdge", field, false, false, "String")
+	return graphql.NewScalarFieldContext("RatingEdge", field, true, false, "String")
 }
 
 func (ec *executionContext) _RatingEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.RatingEdge) (ret graphql.Marshaler) {
@@ -4623,7 +4623,7 @@ func (ec *executionContext) _SessionMessageEdge_cursor(ctx context.Context, fiel
 			return ec.fieldContext_SessionMessageEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -4634,7 +4634,7 @@ func (ec *executionContext) _SessionMessageEdge_cursor(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_SessionMessageEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SessionMessageEdge", field, false, false, "String")
+	return graphql.NewScalarFieldContext("SessionMessageEdge", field, true, false, "String")
 }
 
 func (ec *executionContext) _SessionMessageEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.SessionMessageEdge) (ret graphql.Marshaler) {
@@ -5328,7 +5328,7 @@ func (ec *executionContext) _SolverEdge_cursor(ctx context.Context, field graphq
 			return ec.fieldContext_SolverEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -5339,7 +5339,7 @@ func (ec *executionContext) _SolverEdge_cursor(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_SolverEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("SolverEdge", field, false, false, "String")
+	return graphql.NewScalarFieldContext("SolverEdge", field, true, false, "String")
 }
 
 func (ec *executionContext) _SolverEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.SolverEdge) (ret graphql.Marshaler) {
@@ -5994,7 +5994,7 @@ func (ec *executionContext) _TicketEdge_cursor(ctx context.Context, field graphq
 			return ec.fieldContext_TicketEdge_cursor(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Cursor, nil
+			return obj.Cursor(), nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
@@ -6005,7 +6005,7 @@ func (ec *executionContext) _TicketEdge_cursor(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext_TicketEdge_cursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("TicketEdge", field, false, false, "String")
+	return graphql.NewScalarFieldContext("TicketEdge", field, true, false, "String")
 }
 
 func (ec *executionContext) _TicketEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.TicketEdge) (ret graphql.Marshaler) {

@@ -62,6 +62,11 @@ type Options struct {
 	Disabled bool
 }
 
+// inputCapacity buffers the keys on their way to a batch, which reads them
+// as they come. The library's default (1,000) allocated 8 KiB for every
+// batch, most of what a page of tickets allocated in its loaders.
+const inputCapacity = 64
+
 // detachedTimeout bounds a detached batch (Options.Detached).
 const detachedTimeout = 10 * time.Second
 
@@ -103,7 +108,7 @@ func newLoader[K comparable, V any](o Options, name string, f dataloader.BatchFu
 			return inner(ctx, keys)
 		}
 	}
-	opts := []dataloader.Option[K, V]{dataloader.WithWait[K, V](o.Wait)}
+	opts := []dataloader.Option[K, V]{dataloader.WithWait[K, V](o.Wait), dataloader.WithInputCapacity[K, V](inputCapacity)}
 	if o.NoCache || o.Disabled {
 		opts = append(opts, dataloader.WithCache[K, V](&dataloader.NoCache[K, V]{}))
 	}

@@ -58,13 +58,19 @@ func ticketConnection(ctx context.Context, rows []*models.Ticket, total, first i
 	rows, more := trim(rows, first)
 	load(ctx).PrimeTickets(ctx, rows)
 	c := &model.TicketConnection{Edges: make([]*model.TicketEdge, len(rows)), TotalCount: total}
-	last := ""
 	for i, t := range rows {
-		last = cursor(t)
-		c.Edges[i] = &model.TicketEdge{Cursor: last, Node: t}
+		c.Edges[i] = model.NewTicketEdge(t, cursor)
 	}
-	c.PageInfo = pageInfo(more, last)
+	c.PageInfo = pageInfo(more, lastCursor(rows, cursor))
 	return c
+}
+
+// lastCursor is the cursor of the last row, "" without rows.
+func lastCursor[T any](rows []T, cursor func(T) string) string {
+	if len(rows) == 0 {
+		return ""
+	}
+	return cursor(rows[len(rows)-1])
 }
 
 // visibleTicket loads a ticket the viewer may see; NOT_FOUND otherwise.

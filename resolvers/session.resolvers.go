@@ -61,12 +61,10 @@ func (r *sessionResolver) Messages(ctx context.Context, obj *models.Session, fir
 	}
 	rows, more := trim(rows, p.First)
 	c := &model.SessionMessageConnection{Edges: make([]*model.SessionMessageEdge, len(rows))}
-	last := ""
 	for i, m := range rows {
-		last = store.MessageCursor(m)
-		c.Edges[i] = &model.SessionMessageEdge{Cursor: last, Node: m}
+		c.Edges[i] = model.NewSessionMessageEdge(m, store.MessageCursor)
 	}
-	c.PageInfo = pageInfo(more, last)
+	c.PageInfo = pageInfo(more, lastCursor(rows, store.MessageCursor))
 	return c, nil
 }
 

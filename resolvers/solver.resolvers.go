@@ -35,12 +35,10 @@ func (r *queryResolver) Solvers(ctx context.Context, status *models.SolverStatus
 	}
 	rows, more := trim(rows, p.First)
 	c := &model.SolverConnection{Edges: make([]*model.SolverEdge, len(rows)), TotalCount: total}
-	last := ""
 	for i, s := range rows {
-		last = store.EncodeCursor(s.CreatedAt, s.ID)
-		c.Edges[i] = &model.SolverEdge{Cursor: last, Node: s}
+		c.Edges[i] = model.NewSolverEdge(s, store.SolverCursor)
 	}
-	c.PageInfo = pageInfo(more, last)
+	c.PageInfo = pageInfo(more, lastCursor(rows, store.SolverCursor))
 	return c, nil
 }
 
@@ -59,12 +57,10 @@ func (r *solverResolver) Ratings(ctx context.Context, obj *models.Solver, first 
 	}
 	rows, more := trim(res.Ratings, p.First)
 	c := &model.RatingConnection{Edges: make([]*model.RatingEdge, len(rows)), TotalCount: res.Total}
-	last := ""
 	for i, rt := range rows {
-		last = store.RatingCursor(rt)
-		c.Edges[i] = &model.RatingEdge{Cursor: last, Node: rt}
+		c.Edges[i] = model.NewRatingEdge(rt, store.RatingCursor)
 	}
-	c.PageInfo = pageInfo(more, last)
+	c.PageInfo = pageInfo(more, lastCursor(rows, store.RatingCursor))
 	return c, nil
 }
 

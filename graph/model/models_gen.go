@@ -64,28 +64,12 @@ type RatingConnection struct {
 	TotalCount int `json:"totalCount"`
 }
 
-// An edge of a RatingConnection.
-type RatingEdge struct {
-	// Pass as `after` to read the items after this one.
-	Cursor string `json:"cursor"`
-	// The rating.
-	Node *models.Rating `json:"node"`
-}
-
 // A page of chat messages.
 type SessionMessageConnection struct {
 	// The page's messages.
 	Edges []*SessionMessageEdge `json:"edges"`
 	// Where the page ends.
 	PageInfo *PageInfo `json:"pageInfo"`
-}
-
-// An edge of a SessionMessageConnection.
-type SessionMessageEdge struct {
-	// Pass as `after` to read the items after this one.
-	Cursor string `json:"cursor"`
-	// The message.
-	Node *models.SessionMessage `json:"node"`
 }
 
 // A page of solvers.
@@ -96,14 +80,6 @@ type SolverConnection struct {
 	PageInfo *PageInfo `json:"pageInfo"`
 	// How many solvers match, over all pages.
 	TotalCount int `json:"totalCount"`
-}
-
-// An edge of a SolverConnection.
-type SolverEdge struct {
-	// Pass as `after` to read the items after this one.
-	Cursor string `json:"cursor"`
-	// The solver.
-	Node *models.Solver `json:"node"`
 }
 
 // Live updates over a websocket (graphql-transport-ws or graphql-ws protocol) on /graphql.
@@ -118,14 +94,6 @@ type TicketConnection struct {
 	PageInfo *PageInfo `json:"pageInfo"`
 	// How many tickets match, over all pages.
 	TotalCount int `json:"totalCount"`
-}
-
-// An edge of a TicketConnection.
-type TicketEdge struct {
-	// Pass as `after` to read the items after this one.
-	Cursor string `json:"cursor"`
-	// The ticket.
-	Node *models.Ticket `json:"node"`
 }
 
 // Narrows a ticket list. Every given field must match; a list matches any of its values.

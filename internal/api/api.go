@@ -56,6 +56,9 @@ type Deps struct {
 	Webhooks http.Handler
 	// Draining turns readiness red while the server shuts down (nil: never).
 	Draining *atomic.Bool
+	// Tracing adds spans for operations and resolver fields (observe.Tracing
+	// has set the global TracerProvider).
+	Tracing bool
 	// NoDataloaders runs every relation load alone: for the benchmark only.
 	NoDataloaders bool
 }
@@ -125,7 +128,11 @@ func (d Deps) graphQL() http.Handler {
 	srv.Use(extension.FixedComplexityLimit(d.Limits.MaxComplexity))
 	srv.Use(newRateLimit(d.Limits))
 	srv.Use(observe.Operations{Log: d.Log, Metrics: d.Metrics})
-	srv.Use(observe.NewTrace(nil)) // a no-op until tracing is configured
+	if d.Tracing {
+		// Only then: even a no-op field interceptor wraps every field's
+		// resolution in more calls and closures.
+		srv.Use(observe.NewTrace(nil))
+	}
 	srv.SetErrorPresenter(d.presenter())
 	srv.SetRecoverFunc(recoverPanic(d.Log))
 	srv.AroundOperations(d.perOperation())

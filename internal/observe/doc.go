@@ -9,7 +9,7 @@
 //	hub.Observe = m                                   // live.Observer
 //	loaders.Options{Observe: m.Batch}                 // batch sizes
 //	srv.Use(observe.Operations{Log: log, Metrics: m}) // gqlgen: logs and metrics per operation
-//	srv.Use(observe.NewTrace(nil))                    // gqlgen: spans (no-op without Tracing)
+//	if enabled { srv.Use(observe.NewTrace(nil)) }     // gqlgen: spans, when Tracing found an endpoint
 //	handler = observe.HTTP(log, m)(handler)           // request id, access log, status counts
 //	mux.Handle("GET /metrics", m.Handler())
 //

@@ -67,6 +67,9 @@ func Solvers(ctx context.Context, db DB, status *models.SolverStatus, p Page) (p
 	return page, total, mapErr(err, "solver")
 }
 
+// SolverCursor is the cursor of s in Solvers.
+func SolverCursor(s *models.Solver) string { return EncodeCursor(s.CreatedAt, s.ID) }
+
 // SetSolverStatus changes a solver's status.
 func SetSolverStatus(ctx context.Context, db DB, id string, status models.SolverStatus) (*models.Solver, error) {
 	s := new(models.Solver)
