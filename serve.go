@@ -113,6 +113,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 			MaxComplexity: cfg.Limits.MaxComplexity, MaxDepth: cfg.Limits.MaxDepth, MaxFields: cfg.Limits.MaxFields,
 			MaxBodyBytes: cfg.Limits.MaxBodyBytes, RequestTimeout: cfg.Limits.RequestTimeout,
 			RateAnon: cfg.Limits.RateAnon, RateUser: cfg.Limits.RateUser, TrustedProxies: cfg.Limits.TrustedProxies,
+			MaxInFlight: cfg.Limits.MaxInFlight,
 		},
 	})
 	return listen(ctx, log, cfg, h, sockets, draining)

@@ -97,7 +97,7 @@ func parseFlags() *config {
 	flag.StringVar(&c.bin, "bin", "", "use this server binary instead of building one")
 	flag.StringVar(&c.out, "out", "", "results file (default bench/results/latest.json)")
 	flag.BoolVar(&c.durable, "durable", false, "run PostgreSQL with fsync and synchronous commit on, data on disk (default: tmpfs, durability off)")
-	flag.StringVar(&c.pprofDir, "pprof", "", "profile the server: build it with net/http/pprof (an overlay file, the source is untouched) and save CPU profiles of every maximum-throughput run, and heap and CPU profiles of the fan-out, in this directory")
+	flag.StringVar(&c.pprofDir, "pprof", "", "profile the server: build it with net/http/pprof (an overlay file, the source is untouched) and save CPU and allocation profiles of every maximum-throughput run, and heap, CPU and allocation profiles of the fan-out, in this directory")
 	only := flag.String("only", "", "comma-separated scenarios to run (dashboard,assigned,session,solver,ticket,writes,fanout,coldstart); statement counting always runs")
 	flag.BoolVar(&c.keep, "keep", false, "keep the temporary directory (database, server logs)")
 	flag.BoolVar(&c.readme, "readme", true, "a full run of every scenario refreshes the table in README.md (between <!-- bench:begin --> and <!-- bench:end -->)")

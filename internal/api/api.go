@@ -18,6 +18,7 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/uptrace/bun"
 	"github.com/vektah/gqlparser/v2/ast"
+	"golang.org/x/sync/semaphore"
 
 	"github.com/savvysolve/api/graph"
 	"github.com/savvysolve/api/internal/auth"
@@ -59,6 +60,8 @@ type Deps struct {
 	// Tracing adds spans for operations and resolver fields (observe.Tracing
 	// has set the global TracerProvider).
 	Tracing bool
+	// running holds the turns of plain HTTP requests (Limits.MaxInFlight).
+	running *semaphore.Weighted
 	// NoDataloaders runs every relation load alone: for the benchmark only.
 	NoDataloaders bool
 }
@@ -72,6 +75,7 @@ type Deps struct {
 // and the rate limit before any resolver runs.
 func New(d Deps) http.Handler {
 	d.Limits = d.Limits.withDefaults()
+	d.running = semaphore.NewWeighted(int64(d.Limits.MaxInFlight))
 	mux := http.NewServeMux()
 	gql := d.Auth.Middleware(d.Log)(d.graphQL())
 	sockets := wsconn.Middleware(gql)

@@ -6,6 +6,7 @@ import (
 	"math"
 	"net/http"
 	"net/netip"
+	"runtime"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -45,6 +46,10 @@ type Limits struct {
 	RateUser int
 	// TrustedProxies are the peers whose X-Forwarded-For header names the client.
 	TrustedProxies []netip.Prefix
+	// MaxInFlight bounds the plain HTTP requests that run at once; the others
+	// wait their turn, first come first served, until their deadline
+	// (default: twice the CPUs Go may use).
+	MaxInFlight int
 }
 
 // The defaults of Limits (and of the configuration).
@@ -76,6 +81,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxBodyBytes <= 0 {
 		l.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if l.MaxInFlight <= 0 {
+		l.MaxInFlight = 2 * runtime.GOMAXPROCS(0)
 	}
 	if l.RequestTimeout <= 0 {
 		l.RequestTimeout = DefaultRequestTimeout

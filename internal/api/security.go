@@ -137,6 +137,10 @@ func (d Deps) plainHTTP(next http.Handler) http.Handler {
 		}
 		ctx, cancel := context.WithDeadline(r.Context(), deadline)
 		defer cancel()
+		if !d.admit(ctx, w) {
+			return
+		}
+		defer d.running.Release(1)
 		rw := &replyWriter{ResponseWriter: w}
 		ctx = context.WithValue(ctx, replyKey, rw)
 		ctx = context.WithValue(ctx, methodKey, r.Method)
@@ -201,6 +205,22 @@ func badQueryString(raw string) string {
 		}
 	}
 	return ""
+}
+
+// admit waits for a turn to run (Limits.MaxInFlight): a request's resolvers
+// run on many goroutines and its loaders batch the keys that arrive within a
+// short window, so when more requests run than the CPUs can serve, every
+// one's goroutines are scheduled late, batches split into more statements
+// and latency climbs for all. Waiting in line keeps the running ones fast,
+// and overload costs waiting time, not collapse. Without a turn before the
+// deadline it answers 503 and false; otherwise the caller releases the turn.
+func (d Deps) admit(ctx context.Context, w http.ResponseWriter) bool {
+	if err := d.running.Acquire(ctx, 1); err != nil {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, apperr.New(apperr.Internal, "the server is busy; try again"))
+		return false
+	}
+	return true
 }
 
 func writeError(w http.ResponseWriter, status int, e *apperr.Error) { auth.WriteError(w, status, e) }

@@ -721,3 +721,48 @@ func TestTimeouts(t *testing.T) {
 		}
 	})
 }
+
+// TestRequestsWaitTheirTurn: past MaxInFlight, a request waits in line for
+// the ones running to finish instead of running beside them, then gets its
+// answer.
+func TestRequestsWaitTheirTurn(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnvOpts(t, opts{limits: api.Limits{MaxInFlight: 1}})
+	id, _ := e.newTicket("")
+	solver, admin := token(t, seed.Solver1), token(t, seed.Admin)
+	// Hold the ticket's row: claiming it blocks, and keeps the one turn.
+	tx, err := e.db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "SELECT 1 FROM tickets WHERE id = ? FOR UPDATE", id); err != nil {
+		t.Fatal(err)
+	}
+	claimed := make(chan result, 1)
+	go func() { claimed <- e.do(solver, claim, map[string]any{"id": id}) }()
+	for waiting := 0; waiting == 0; time.Sleep(10 * time.Millisecond) {
+		if err := e.db.NewRaw("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'").
+			Scan(ctx, &waiting); err != nil {
+			t.Fatal(err)
+		}
+	}
+	read := make(chan result, 1)
+	go func() { read <- e.do(admin, `query($id: ID!) { ticket(id: $id) { status } }`, map[string]any{"id": id}) }()
+	select {
+	case r := <-read:
+		t.Fatalf("the read ran beside the blocked claim: %+v", r)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-claimed; r.code() != "" {
+		t.Fatalf("claim: %+v", r)
+	}
+	// It ran after the claim: it sees the ticket claimed.
+	if r := <-read; r.code() != "" || str(r.Data, "ticket", "status") != "CLAIMED" {
+		t.Fatalf("read: %+v", r)
+	}
+}

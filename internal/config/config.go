@@ -63,6 +63,7 @@ type Limits struct {
 	RequestTimeout time.Duration // REQUEST_TIMEOUT: deadline of an HTTP request (not of websockets)
 	RateAnon       int           // RATE_LIMIT_ANON: mutations per minute per client IP without a user token; 0 disables
 	RateUser       int           // RATE_LIMIT_USER: mutations per minute per user (or ticket token); 0 disables
+	MaxInFlight    int           // MAX_IN_FLIGHT: plain HTTP requests running at once, the others wait their turn; 0: 2 × CPUs
 	// TrustedProxies (TRUSTED_PROXIES, comma-separated CIDRs or addresses) are
 	// the peers whose X-Forwarded-For names the client.
 	TrustedProxies []netip.Prefix
@@ -123,6 +124,7 @@ func FromEnv(get func(string) string) (Config, error) {
 			RateAnon:       r.int("RATE_LIMIT_ANON", 10),
 			RateUser:       r.int("RATE_LIMIT_USER", 120),
 			TrustedProxies: r.prefixes("TRUSTED_PROXIES"),
+			MaxInFlight:    r.int("MAX_IN_FLIGHT", 0),
 		},
 	}
 	for _, o := range strings.Split(get("ALLOWED_ORIGINS"), ",") {
@@ -146,6 +148,9 @@ func FromEnv(get func(string) string) (Config, error) {
 	}
 	if c.Pool.StatementTimeout < 0 {
 		r.fail("DB_STATEMENT_TIMEOUT", get("DB_STATEMENT_TIMEOUT"), "a duration, 0 to disable")
+	}
+	if c.Limits.MaxInFlight < 0 {
+		r.fail("MAX_IN_FLIGHT", get("MAX_IN_FLIGHT"), "a number of requests, 0 for twice the CPUs")
 	}
 	if c.Limits.RateAnon < 0 {
 		r.fail("RATE_LIMIT_ANON", get("RATE_LIMIT_ANON"), "a number per minute, 0 to disable")
