@@ -32,7 +32,13 @@ func (r *mutationResolver) EndSession(ctx context.Context, sessionID string) (*m
 }
 
 func (r *queryResolver) Session(ctx context.Context, id string) (*models.Session, error) {
-	return visibleSession(ctx, id)
+	s, err := r.Desk.Session(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	load(ctx).PrimeSessions(ctx, []*models.Session{s})
+	load(ctx).PrimeTickets(ctx, []*models.Ticket{s.Ticket})
+	return s, nil
 }
 
 func (r *sessionResolver) Ticket(ctx context.Context, obj *models.Session) (*models.Ticket, error) {

@@ -10,7 +10,6 @@ import (
 
 	"github.com/savvysolve/api/graph"
 	"github.com/savvysolve/api/graph/model"
-	"github.com/savvysolve/api/internal/apperr"
 	"github.com/savvysolve/api/internal/desk"
 	"github.com/savvysolve/api/internal/store"
 	"github.com/savvysolve/api/models"
@@ -21,10 +20,7 @@ func (r *mutationResolver) UpdateSolverStatus(ctx context.Context, solverID stri
 }
 
 func (r *queryResolver) Solver(ctx context.Context, id string) (*models.Solver, error) {
-	if !desk.CanSeeSolver(viewer(ctx)) {
-		return nil, apperr.NotFoundf("solver")
-	}
-	return load(ctx).SolverByID.Load(ctx, id)()
+	return r.Desk.Solver(ctx, id)
 }
 
 func (r *queryResolver) Solvers(ctx context.Context, status *models.SolverStatus, first *int, after *string) (*model.SolverConnection, error) {

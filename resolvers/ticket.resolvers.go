@@ -28,7 +28,12 @@ func (r *mutationResolver) RefundTicket(ctx context.Context, ticketID string, re
 }
 
 func (r *queryResolver) Ticket(ctx context.Context, id string) (*models.Ticket, error) {
-	return visibleTicket(ctx, id)
+	t, err := r.Desk.Ticket(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	load(ctx).PrimeTickets(ctx, []*models.Ticket{t})
+	return t, nil
 }
 
 func (r *queryResolver) Tickets(ctx context.Context, filter *model.TicketFilter, first *int, after *string) (*model.TicketConnection, error) {

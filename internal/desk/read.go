@@ -76,3 +76,48 @@ func (d *Desk) Solvers(ctx context.Context, status *models.SolverStatus, p store
 	}
 	return store.Solvers(ctx, d.db, status, p)
 }
+
+// The single reads below serve root fields (ticket(id), session(id),
+// solver(id)): they read at once, because a root field has no sibling loads
+// for a loader to batch it with, and a loader would only add its window.
+
+// Ticket returns the ticket id if the viewer may see it; NOT_FOUND otherwise.
+func (d *Desk) Ticket(ctx context.Context, id string) (*models.Ticket, error) {
+	t, err := store.TicketByID(ctx, d.db, id, false)
+	if err != nil {
+		return nil, err
+	}
+	if !CanSeeTicket(auth.ViewerFrom(ctx), t) {
+		return nil, apperr.NotFoundf("ticket")
+	}
+	return t, nil
+}
+
+// Session returns the session id, with its ticket (s.Ticket), if the viewer
+// may see it; NOT_FOUND otherwise.
+func (d *Desk) Session(ctx context.Context, id string) (*models.Session, error) {
+	s, err := store.SessionWithTicket(ctx, d.db, id)
+	if err != nil {
+		return nil, err
+	}
+	if !CanSeeSession(auth.ViewerFrom(ctx), s, s.Ticket) {
+		return nil, apperr.NotFoundf("session")
+	}
+	return s, nil
+}
+
+// Solver returns the solver profile id to the viewers who may see solvers;
+// NOT_FOUND otherwise.
+func (d *Desk) Solver(ctx context.Context, id string) (*models.Solver, error) {
+	if !CanSeeSolver(auth.ViewerFrom(ctx)) {
+		return nil, apperr.NotFoundf("solver")
+	}
+	ss, err := store.SolversByIDs(ctx, d.db, []string{id})
+	if err != nil {
+		return nil, err
+	}
+	if len(ss) == 0 {
+		return nil, apperr.NotFoundf("solver")
+	}
+	return ss[0], nil
+}

@@ -41,6 +41,16 @@ func SessionByID(ctx context.Context, db DB, id string, lock bool) (*models.Sess
 	return s, mapErr(q.Scan(ctx), "session")
 }
 
+// SessionWithTicket returns one session with its ticket (s.Ticket), in one statement.
+func SessionWithTicket(ctx context.Context, db DB, id string) (*models.Session, error) {
+	if !ValidID(id) {
+		return nil, mapErr(sql.ErrNoRows, "session")
+	}
+	s := new(models.Session)
+	err := db.NewSelect().Model(s).Relation("Ticket").Where("ss.id = ?", id).Scan(ctx)
+	return s, mapErr(err, "session")
+}
+
 // InsertSession inserts s and fills in its generated columns.
 func InsertSession(ctx context.Context, db DB, s *models.Session) error {
 	_, err := db.NewInsert().Model(s).Returning("*").Exec(ctx)
