@@ -749,7 +749,9 @@ func TestRequestsWaitTheirTurn(t *testing.T) {
 		}
 	}
 	read := make(chan result, 1)
-	go func() { read <- e.do(admin, `query($id: ID!) { ticket(id: $id) { status } }`, map[string]any{"id": id}) }()
+	go func() {
+		read <- e.do(admin, `query($id: ID!) { ticket(id: $id) { status } }`, map[string]any{"id": id})
+	}()
 	select {
 	case r := <-read:
 		t.Fatalf("the read ran beside the blocked claim: %+v", r)
