@@ -127,6 +127,10 @@ func (b *bench) fanout(ctx context.Context) (*fanoutResult, error) {
 	if connected > 0 {
 		res.BytesPerSocket = round((rssSockets-rssBefore)*1024*1024/float64(connected), 0)
 	}
+	if b.cfg.pprofDir != "" && b.srv.pprof != "" { // memstats of the open sockets alone
+		b.pprofSeq++
+		fetchTo(ctx, "http://"+b.srv.pprof+"/debug/vars", filepath.Join(b.cfg.pprofDir, fmt.Sprintf("%02d-fanout-sockets.vars.json", b.pprofSeq)))
+	}
 	runBounded(ctx, len(subs), 64, func(i int) error {
 		if subs[i] == nil {
 			return nil

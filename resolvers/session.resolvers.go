@@ -102,6 +102,9 @@ func (r *sessionMessageResolver) Author(ctx context.Context, obj *models.Session
 	if obj.AuthorID == nil {
 		return nil, nil
 	}
+	if obj.Author != nil { // read with the message (store.MessagePages)
+		return obj.Author, nil
+	}
 	return load(ctx).UserByID.Load(ctx, *obj.AuthorID)()
 }
 

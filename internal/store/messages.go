@@ -18,7 +18,9 @@ type MessagePage struct {
 // MessagePages reads one page of messages for each key in one statement: a
 // LATERAL join runs the (session_id, seq) index scan once per key, so twenty
 // sessions cost one round trip, not twenty. Each page holds up to First+1
-// messages (the extra one tells that more follow), oldest first.
+// messages (the extra one tells that more follow), oldest first, each with
+// its author (m.Author) joined in: a chat shows who wrote what, and a page of
+// a hundred messages would otherwise wait for a second round of loads.
 func MessagePages(ctx context.Context, db DB, keys []MessagePage) ([]*models.SessionMessage, error) {
 	ids, after, limits := make([]string, 0, len(keys)), make([]int, 0, len(keys)), make([]int, 0, len(keys))
 	for _, k := range keys {
@@ -28,23 +30,25 @@ func MessagePages(ctx context.Context, db DB, keys []MessagePage) ([]*models.Ses
 	}
 	var ms []*models.SessionMessage
 	err := db.NewSelect().
-		TableExpr("unnest(?::uuid[], ?::int[], ?::int[]) AS k(session_id, after_seq, lim)",
-			pgArray(ids), pgArray(after), pgArray(limits)).
-		ColumnExpr("m.*").
-		Join(`CROSS JOIN LATERAL (
+		Model(&ms).
+		ModelTableExpr(`unnest(?::uuid[], ?::int[], ?::int[]) AS k(session_id, after_seq, lim)
+			CROSS JOIN LATERAL (
 			SELECT * FROM session_messages x
 			WHERE x.session_id = k.session_id AND x.seq > k.after_seq
-			ORDER BY x.seq LIMIT k.lim) AS m`).
+			ORDER BY x.seq LIMIT k.lim) AS m`, pgArray(ids), pgArray(after), pgArray(limits)).
+		Relation("Author").
 		OrderExpr("m.session_id, m.seq").
-		Scan(ctx, &ms)
+		Scan(ctx)
 	return ms, mapErr(err, "message")
 }
 
-// MessagesAfter returns up to limit messages of a session after seq, oldest first.
+// MessagesAfter returns up to limit messages of a session after seq, oldest
+// first, with their authors.
 func MessagesAfter(ctx context.Context, db DB, sessionID string, afterSeq, limit int) ([]*models.SessionMessage, error) {
 	var ms []*models.SessionMessage
 	err := db.NewSelect().
 		Model(&ms).
+		Relation("Author").
 		Where("m.session_id = ? AND m.seq > ?", sessionID, afterSeq).
 		OrderExpr("m.seq").
 		Limit(int64(limit)).
@@ -52,10 +56,12 @@ func MessagesAfter(ctx context.Context, db DB, sessionID string, afterSeq, limit
 	return ms, mapErr(err, "message")
 }
 
-// MessagesByIDs returns the messages with the given ids, in no particular order.
+// MessagesByIDs returns the messages with the given ids, with their authors,
+// in no particular order. (The live hub reads new messages with it: every
+// subscriber then has the author without a load of its own.)
 func MessagesByIDs(ctx context.Context, db DB, ids []string) ([]*models.SessionMessage, error) {
 	var ms []*models.SessionMessage
-	err := db.NewSelect().Model(&ms).Where("m.id IN (?)", bun.List(validIDs(ids))).Scan(ctx)
+	err := db.NewSelect().Model(&ms).Relation("Author").Where("m.id IN (?)", bun.List(validIDs(ids))).Scan(ctx)
 	return ms, mapErr(err, "message")
 }
 
