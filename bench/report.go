@@ -153,6 +153,17 @@ type target struct {
 	Got    string `json:"got"`
 	Met    *bool  `json:"met"` // null: not measured in this run
 	Detail string `json:"detail,omitempty"`
+	// Extra marks a target of our own, stricter than the issue's (the
+	// solver's-tickets variant reaches every level the dashboard names).
+	Extra bool `json:"extra,omitempty"`
+}
+
+// label is the target's name, marked when it is one of our own.
+func (t target) label() string {
+	if t.Extra {
+		return t.Name + " (ours, beyond the issue's targets)"
+	}
+	return t.Name
 }
 
 func (r *results) addRun(s scenarioResult) {
@@ -193,7 +204,7 @@ func (r *results) evaluate(c *config) {
 	for _, sc := range []string{"dashboard", "session", "solver", "assigned"} {
 		small, ok1 := r.count(sc, true, "small")
 		full, ok2 := r.count(sc, true, "full")
-		t := target{Name: "statements constant in data size: " + sc,
+		t := target{Name: "statements constant in data size: " + sc, Extra: sc == "assigned",
 			Want: "the same statements per full-shaped request on the small and the full data set"}
 		if ok1 && ok2 {
 			// The fewest statements of a full-shaped request is its query's
@@ -212,7 +223,7 @@ func (r *results) evaluate(c *config) {
 		r.Targets = append(r.Targets, target{Name: "dashboard p99 at 80% of max", Want: "< 50 ms"})
 	}
 	if s, ok := r.run("assigned 80%"); ok {
-		r.Targets = append(r.Targets, target{Name: "solver's tickets (dashboard on assigned tickets) p99 at 80% of max", Want: "< 50 ms",
+		r.Targets = append(r.Targets, target{Name: "solver's tickets (dashboard on assigned tickets) p99 at 80% of max", Want: "< 50 ms", Extra: true,
 			Got: fmt.Sprintf("%.2f ms at %.0f rps", s.P99, s.RPS), Met: yes(s.P99 < 50 && s.Errors == 0)})
 	}
 	if f := r.Fanout; f != nil {
@@ -340,7 +351,7 @@ func (r *results) targetLines() string {
 				mark = "ok  "
 			}
 		}
-		fmt.Fprintf(&b, "  [%s] %s: want %s, got %s\n", mark, t.Name, t.Want, orNA(t.Got))
+		fmt.Fprintf(&b, "  [%s] %s: want %s, got %s\n", mark, t.label(), t.Want, orNA(t.Got))
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(&b, "  note: %s\n", n)
@@ -446,7 +457,7 @@ func updateReadme(path string, r *results) error {
 				mark = "met"
 			}
 		}
-		fmt.Fprintf(&body, "- %s: want %s, got %s (%s)\n", t.Name, t.Want, orNA(t.Got), mark)
+		fmt.Fprintf(&body, "- %s: want %s, got %s (%s)\n", t.label(), t.Want, orNA(t.Got), mark)
 	}
 	for _, n := range r.Notes {
 		fmt.Fprintf(&body, "- Note: %s\n", n)
