@@ -215,7 +215,16 @@ func badQueryString(raw string) string {
 // and overload costs waiting time, not collapse. Without a turn before the
 // deadline it answers 503 and false; otherwise the caller releases the turn.
 func (d Deps) admit(ctx context.Context, w http.ResponseWriter) bool {
-	if err := d.running.Acquire(ctx, 1); err != nil {
+	if d.running.TryAcquire(1) {
+		d.Metrics.Waited(0)
+		return true
+	}
+	start := time.Now()
+	d.Metrics.Waiting(1)
+	err := d.running.Acquire(ctx, 1)
+	d.Metrics.Waiting(-1)
+	d.Metrics.Waited(time.Since(start))
+	if err != nil {
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, apperr.New(apperr.Internal, "the server is busy; try again"))
 		return false

@@ -53,6 +53,8 @@ type Metrics struct {
 	dropped       prometheus.Counter
 	batches       *prometheus.HistogramVec
 	http          *prometheus.CounterVec
+	waiting       prometheus.Gauge
+	waited        prometheus.Histogram
 	jobs          *prometheus.CounterVec
 	jobSeconds    *prometheus.HistogramVec
 
@@ -105,6 +107,15 @@ func NewMetrics(c MetricsConfig) *Metrics {
 			Namespace: namespace, Name: "http_requests_total",
 			Help: "HTTP requests answered, by status code (101 for websocket upgrades, counted when the socket closes).",
 		}, []string{"code"}),
+		waiting: prometheus.NewGauge(prometheus.GaugeOpts{
+			Namespace: namespace, Name: "http_requests_waiting",
+			Help: "Plain HTTP requests waiting for a turn to run (MAX_IN_FLIGHT are running).",
+		}),
+		waited: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Namespace: namespace, Name: "http_wait_seconds",
+			Help:    "Time a plain HTTP request waited for a turn to run (MAX_IN_FLIGHT).",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 15},
+		}),
 		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "jobs_total",
 			Help: "Job attempts by kind and outcome: completed, failed (will retry) or discarded (given up: see river_job and webhook_events).",
@@ -117,7 +128,7 @@ func NewMetrics(c MetricsConfig) *Metrics {
 	}
 	m.reg.MustRegister(
 		m.requests, m.duration, m.statements, m.subscriptions,
-		m.notifications, m.dropped, m.batches, m.http, m.jobs, m.jobSeconds,
+		m.notifications, m.dropped, m.batches, m.http, m.waiting, m.waited, m.jobs, m.jobSeconds,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -204,6 +215,20 @@ func (m *Metrics) operation(name string, known bool, typ, outcome string, second
 	m.duration.WithLabelValues(op, typ, outcome).Observe(seconds)
 	if counted {
 		m.statements.Observe(float64(statements))
+	}
+}
+
+// Waiting counts the requests waiting for a turn to run (delta +1 or -1).
+func (m *Metrics) Waiting(delta int) {
+	if m != nil {
+		m.waiting.Add(float64(delta))
+	}
+}
+
+// Waited observes how long a request waited for its turn.
+func (m *Metrics) Waited(d time.Duration) {
+	if m != nil {
+		m.waited.Observe(d.Seconds())
 	}
 }
 

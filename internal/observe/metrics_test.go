@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/savvysolve/api/internal/database"
 	"github.com/savvysolve/api/internal/live"
@@ -49,6 +50,11 @@ func TestMetrics(t *testing.T) {
 	m.Batch("user", 3)
 	m.Batch("user", 40)
 	m.Batch("ticket", 1)
+	m.Waiting(1)
+	m.Waiting(1)
+	m.Waiting(-1)
+	m.Waited(0)
+	m.Waited(20 * time.Millisecond)
 
 	for _, line := range []string{
 		`savvysolve_graphql_requests_total{operation="Ticket",outcome="ok",type="query"} 2`,
@@ -67,6 +73,9 @@ func TestMetrics(t *testing.T) {
 		`savvysolve_dataloader_batch_size_bucket{loader="user",le="5"} 1`,
 		`savvysolve_dataloader_batch_size_count{loader="ticket"} 1`,
 		`savvysolve_websockets_open 3`,
+		`savvysolve_http_requests_waiting 1`,
+		`savvysolve_http_wait_seconds_count 2`,
+		`savvysolve_http_wait_seconds_bucket{le="0.0005"} 1`,
 		`savvysolve_http_requests_total{code="404"} 1`, // scrapes count as 200s: 404 is exact
 		`go_sql_max_open_connections{db_name="savvysolve"} 7`,
 		`go_sql_open_connections{db_name="savvysolve"} 0`,
@@ -91,6 +100,7 @@ func TestMetrics(t *testing.T) {
 		"savvysolve_sql_statements_per_request", "savvysolve_subscriptions_open",
 		"savvysolve_notifications_received_total", "savvysolve_subscribers_dropped_total",
 		"savvysolve_dataloader_batch_size", "savvysolve_websockets_open", "savvysolve_http_requests_total",
+		"savvysolve_http_requests_waiting", "savvysolve_http_wait_seconds",
 		"go_goroutines", "process_cpu_seconds_total", "go_sql_open_connections",
 	} {
 		if !strings.Contains(text, "# HELP "+name+" ") {
