@@ -50,9 +50,8 @@ type stream[T any] struct {
 // would find more (a page was full); a failed read returns what it has.
 type rereader func(ctx context.Context, last int, since time.Time) (items []item, more bool)
 
-// newStream returns a stream of wrapped items; a chat stream (after >= 0)
-// first replays the messages after seq after, and its worker must be started
-// (go s.work()) once the hub routes to it.
+// newStream returns a stream that sends wrap(item) for each item and rereads
+// what it missed with reread. A chat stream is then set up by holdForReplay.
 func newStream[T any](ctx context.Context, wrap func(item) T, reread rereader) *stream[T] {
 	return &stream[T]{ctx: ctx, out: make(chan T, outBuffer), wrap: wrap, reread: reread}
 }
@@ -60,7 +59,8 @@ func newStream[T any](ctx context.Context, wrap func(item) T, reread rereader) *
 func (s *stream[T]) context() context.Context { return s.ctx }
 
 // holdForReplay makes s a chat stream that first replays the messages after
-// seq last: until its worker has run, routed messages wait in the backlog.
+// seq last: routed messages wait in the backlog until the worker, which the
+// caller starts (go s.work()) once the hub routes to s, has replayed.
 func (s *stream[T]) holdForReplay(last int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
