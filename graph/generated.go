@@ -3720,8 +3720,8 @@ func (ec *executionContext) _RatingConnection_edges(ctx context.Context, field g
 			return obj.Edges, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.RatingEdge) graphql.Marshaler {
-			return ec.marshalNRatingEdge2ᚕᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐRatingEdgeᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Edge[*models.Rating]) graphql.Marshaler {
+			return ec.marshalNRatingEdge2ᚕᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdgeᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -3795,7 +3795,7 @@ func (ec *executionContext) fieldContext_RatingConnection_totalCount(_ context.C
 	return graphql.NewScalarFieldContext("RatingConnection", field, false, false, "Int")
 }
 
-func (ec *executionContext) _RatingEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.RatingEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _RatingEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.Edge[*models.Rating]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -3818,7 +3818,7 @@ func (ec *executionContext) fieldContext_RatingEdge_cursor(_ context.Context, fi
 	return graphql.NewScalarFieldContext("RatingEdge", field, true, false, "String")
 }
 
-func (ec *executionContext) _RatingEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.RatingEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _RatingEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[*models.Rating]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4562,8 +4562,8 @@ func (ec *executionContext) _SessionMessageConnection_edges(ctx context.Context,
 			return obj.Edges, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.SessionMessageEdge) graphql.Marshaler {
-			return ec.marshalNSessionMessageEdge2ᚕᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐSessionMessageEdgeᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Edge[*models.SessionMessage]) graphql.Marshaler {
+			return ec.marshalNSessionMessageEdge2ᚕᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdgeᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -4614,7 +4614,7 @@ func (ec *executionContext) fieldContext_SessionMessageConnection_pageInfo(_ con
 	return fc, nil
 }
 
-func (ec *executionContext) _SessionMessageEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.SessionMessageEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _SessionMessageEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.Edge[*models.SessionMessage]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4637,7 +4637,7 @@ func (ec *executionContext) fieldContext_SessionMessageEdge_cursor(_ context.Con
 	return graphql.NewScalarFieldContext("SessionMessageEdge", field, true, false, "String")
 }
 
-func (ec *executionContext) _SessionMessageEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.SessionMessageEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _SessionMessageEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[*models.SessionMessage]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5244,8 +5244,8 @@ func (ec *executionContext) _SolverConnection_edges(ctx context.Context, field g
 			return obj.Edges, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.SolverEdge) graphql.Marshaler {
-			return ec.marshalNSolverEdge2ᚕᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐSolverEdgeᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Edge[*models.Solver]) graphql.Marshaler {
+			return ec.marshalNSolverEdge2ᚕᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdgeᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5319,7 +5319,7 @@ func (ec *executionContext) fieldContext_SolverConnection_totalCount(_ context.C
 	return graphql.NewScalarFieldContext("SolverConnection", field, false, false, "Int")
 }
 
-func (ec *executionContext) _SolverEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.SolverEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _SolverEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.Edge[*models.Solver]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5342,7 +5342,7 @@ func (ec *executionContext) fieldContext_SolverEdge_cursor(_ context.Context, fi
 	return graphql.NewScalarFieldContext("SolverEdge", field, true, false, "String")
 }
 
-func (ec *executionContext) _SolverEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.SolverEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _SolverEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[*models.Solver]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5910,8 +5910,8 @@ func (ec *executionContext) _TicketConnection_edges(ctx context.Context, field g
 			return obj.Edges, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v []*model.TicketEdge) graphql.Marshaler {
-			return ec.marshalNTicketEdge2ᚕᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐTicketEdgeᚄ(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v []*model.Edge[*models.Ticket]) graphql.Marshaler {
+			return ec.marshalNTicketEdge2ᚕᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdgeᚄ(ctx, selections, v)
 		},
 		true,
 		true,
@@ -5985,7 +5985,7 @@ func (ec *executionContext) fieldContext_TicketConnection_totalCount(_ context.C
 	return graphql.NewScalarFieldContext("TicketConnection", field, false, false, "Int")
 }
 
-func (ec *executionContext) _TicketEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.TicketEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _TicketEdge_cursor(ctx context.Context, field graphql.CollectedField, obj *model.Edge[*models.Ticket]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6008,7 +6008,7 @@ func (ec *executionContext) fieldContext_TicketEdge_cursor(_ context.Context, fi
 	return graphql.NewScalarFieldContext("TicketEdge", field, true, false, "String")
 }
 
-func (ec *executionContext) _TicketEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.TicketEdge) (ret graphql.Marshaler) {
+func (ec *executionContext) _TicketEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[*models.Ticket]) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8056,7 +8056,7 @@ func (ec *executionContext) _RatingConnection(ctx context.Context, sel ast.Selec
 
 var ratingEdgeImplementors = []string{"RatingEdge"}
 
-func (ec *executionContext) _RatingEdge(ctx context.Context, sel ast.SelectionSet, obj *model.RatingEdge) graphql.Marshaler {
+func (ec *executionContext) _RatingEdge(ctx context.Context, sel ast.SelectionSet, obj *model.Edge[*models.Rating]) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, ratingEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -8355,7 +8355,7 @@ func (ec *executionContext) _SessionMessageConnection(ctx context.Context, sel a
 
 var sessionMessageEdgeImplementors = []string{"SessionMessageEdge"}
 
-func (ec *executionContext) _SessionMessageEdge(ctx context.Context, sel ast.SelectionSet, obj *model.SessionMessageEdge) graphql.Marshaler {
+func (ec *executionContext) _SessionMessageEdge(ctx context.Context, sel ast.SelectionSet, obj *model.Edge[*models.SessionMessage]) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, sessionMessageEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -8634,7 +8634,7 @@ func (ec *executionContext) _SolverConnection(ctx context.Context, sel ast.Selec
 
 var solverEdgeImplementors = []string{"SolverEdge"}
 
-func (ec *executionContext) _SolverEdge(ctx context.Context, sel ast.SelectionSet, obj *model.SolverEdge) graphql.Marshaler {
+func (ec *executionContext) _SolverEdge(ctx context.Context, sel ast.SelectionSet, obj *model.Edge[*models.Solver]) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, solverEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -8879,7 +8879,7 @@ func (ec *executionContext) _TicketConnection(ctx context.Context, sel ast.Selec
 
 var ticketEdgeImplementors = []string{"TicketEdge"}
 
-func (ec *executionContext) _TicketEdge(ctx context.Context, sel ast.SelectionSet, obj *model.TicketEdge) graphql.Marshaler {
+func (ec *executionContext) _TicketEdge(ctx context.Context, sel ast.SelectionSet, obj *model.Edge[*models.Ticket]) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, ticketEdgeImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -9532,11 +9532,11 @@ func (ec *executionContext) marshalNRatingConnection2ᚖgithubᚗcomᚋsavvysolv
 	return ec._RatingConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNRatingEdge2ᚕᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐRatingEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.RatingEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNRatingEdge2ᚕᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Edge[*models.Rating]) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNRatingEdge2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐRatingEdge(ctx, sel, v[i])
+		return ec.marshalNRatingEdge2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdge(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -9548,7 +9548,7 @@ func (ec *executionContext) marshalNRatingEdge2ᚕᚖgithubᚗcomᚋsavvysolve�
 	return ret
 }
 
-func (ec *executionContext) marshalNRatingEdge2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐRatingEdge(ctx context.Context, sel ast.SelectionSet, v *model.RatingEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNRatingEdge2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdge(ctx context.Context, sel ast.SelectionSet, v *model.Edge[*models.Rating]) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "RatingEdge!")
 		return graphql.Null
@@ -9620,11 +9620,11 @@ func (ec *executionContext) marshalNSessionMessageConnection2ᚖgithubᚗcomᚋs
 	return ec._SessionMessageConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNSessionMessageEdge2ᚕᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐSessionMessageEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SessionMessageEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNSessionMessageEdge2ᚕᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Edge[*models.SessionMessage]) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNSessionMessageEdge2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐSessionMessageEdge(ctx, sel, v[i])
+		return ec.marshalNSessionMessageEdge2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdge(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -9636,7 +9636,7 @@ func (ec *executionContext) marshalNSessionMessageEdge2ᚕᚖgithubᚗcomᚋsavv
 	return ret
 }
 
-func (ec *executionContext) marshalNSessionMessageEdge2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐSessionMessageEdge(ctx context.Context, sel ast.SelectionSet, v *model.SessionMessageEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNSessionMessageEdge2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdge(ctx context.Context, sel ast.SelectionSet, v *model.Edge[*models.SessionMessage]) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "SessionMessageEdge!")
 		return graphql.Null
@@ -9684,11 +9684,11 @@ func (ec *executionContext) marshalNSolverConnection2ᚖgithubᚗcomᚋsavvysolv
 	return ec._SolverConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNSolverEdge2ᚕᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐSolverEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.SolverEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNSolverEdge2ᚕᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Edge[*models.Solver]) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNSolverEdge2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐSolverEdge(ctx, sel, v[i])
+		return ec.marshalNSolverEdge2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdge(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -9700,7 +9700,7 @@ func (ec *executionContext) marshalNSolverEdge2ᚕᚖgithubᚗcomᚋsavvysolve�
 	return ret
 }
 
-func (ec *executionContext) marshalNSolverEdge2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐSolverEdge(ctx context.Context, sel ast.SelectionSet, v *model.SolverEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNSolverEdge2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdge(ctx context.Context, sel ast.SelectionSet, v *model.Edge[*models.Solver]) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "SolverEdge!")
 		return graphql.Null
@@ -9762,11 +9762,11 @@ func (ec *executionContext) marshalNTicketConnection2ᚖgithubᚗcomᚋsavvysolv
 	return ec._TicketConnection(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNTicketEdge2ᚕᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐTicketEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.TicketEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNTicketEdge2ᚕᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Edge[*models.Ticket]) graphql.Marshaler {
 	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
-		return ec.marshalNTicketEdge2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐTicketEdge(ctx, sel, v[i])
+		return ec.marshalNTicketEdge2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdge(ctx, sel, v[i])
 	})
 
 	for _, e := range ret {
@@ -9778,7 +9778,7 @@ func (ec *executionContext) marshalNTicketEdge2ᚕᚖgithubᚗcomᚋsavvysolve�
 	return ret
 }
 
-func (ec *executionContext) marshalNTicketEdge2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐTicketEdge(ctx context.Context, sel ast.SelectionSet, v *model.TicketEdge) graphql.Marshaler {
+func (ec *executionContext) marshalNTicketEdge2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdge(ctx context.Context, sel ast.SelectionSet, v *model.Edge[*models.Ticket]) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "TicketEdge!")
 		return graphql.Null

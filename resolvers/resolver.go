@@ -59,7 +59,7 @@ func ticketConnection(ctx context.Context, rows []*models.Ticket, total, first i
 	load(ctx).PrimeTickets(ctx, rows)
 	c := &model.TicketConnection{Edges: make([]*model.TicketEdge, len(rows)), TotalCount: total}
 	for i, t := range rows {
-		c.Edges[i] = model.NewTicketEdge(t, cursor)
+		c.Edges[i] = model.NewEdge(t, cursor)
 	}
 	c.PageInfo = pageInfo(more, lastCursor(rows, cursor))
 	return c

@@ -68,7 +68,7 @@ func (r *sessionResolver) Messages(ctx context.Context, obj *models.Session, fir
 	rows, more := trim(rows, p.First)
 	c := &model.SessionMessageConnection{Edges: make([]*model.SessionMessageEdge, len(rows))}
 	for i, m := range rows {
-		c.Edges[i] = model.NewSessionMessageEdge(m, store.MessageCursor)
+		c.Edges[i] = model.NewEdge(m, store.MessageCursor)
 	}
 	c.PageInfo = pageInfo(more, lastCursor(rows, store.MessageCursor))
 	return c, nil

@@ -32,7 +32,7 @@ func (r *queryResolver) Solvers(ctx context.Context, status *models.SolverStatus
 	rows, more := trim(rows, p.First)
 	c := &model.SolverConnection{Edges: make([]*model.SolverEdge, len(rows)), TotalCount: total}
 	for i, s := range rows {
-		c.Edges[i] = model.NewSolverEdge(s, store.SolverCursor)
+		c.Edges[i] = model.NewEdge(s, store.SolverCursor)
 	}
 	c.PageInfo = pageInfo(more, lastCursor(rows, store.SolverCursor))
 	return c, nil
@@ -54,7 +54,7 @@ func (r *solverResolver) Ratings(ctx context.Context, obj *models.Solver, first 
 	rows, more := trim(res.Ratings, p.First)
 	c := &model.RatingConnection{Edges: make([]*model.RatingEdge, len(rows)), TotalCount: res.Total}
 	for i, rt := range rows {
-		c.Edges[i] = model.NewRatingEdge(rt, store.RatingCursor)
+		c.Edges[i] = model.NewEdge(rt, store.RatingCursor)
 	}
 	c.PageInfo = pageInfo(more, lastCursor(rows, store.RatingCursor))
 	return c, nil

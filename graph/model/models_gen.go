@@ -57,7 +57,7 @@ type Query struct {
 // A page of ratings.
 type RatingConnection struct {
 	// The page's ratings.
-	Edges []*RatingEdge `json:"edges"`
+	Edges []*Edge[*models.Rating] `json:"edges"`
 	// Where the page ends.
 	PageInfo *PageInfo `json:"pageInfo"`
 	// How many ratings there are, over all pages.
@@ -67,7 +67,7 @@ type RatingConnection struct {
 // A page of chat messages.
 type SessionMessageConnection struct {
 	// The page's messages.
-	Edges []*SessionMessageEdge `json:"edges"`
+	Edges []*Edge[*models.SessionMessage] `json:"edges"`
 	// Where the page ends.
 	PageInfo *PageInfo `json:"pageInfo"`
 }
@@ -75,7 +75,7 @@ type SessionMessageConnection struct {
 // A page of solvers.
 type SolverConnection struct {
 	// The page's solvers.
-	Edges []*SolverEdge `json:"edges"`
+	Edges []*Edge[*models.Solver] `json:"edges"`
 	// Where the page ends.
 	PageInfo *PageInfo `json:"pageInfo"`
 	// How many solvers match, over all pages.
@@ -89,7 +89,7 @@ type Subscription struct {
 // A page of tickets.
 type TicketConnection struct {
 	// The page's tickets.
-	Edges []*TicketEdge `json:"edges"`
+	Edges []*Edge[*models.Ticket] `json:"edges"`
 	// Where the page ends.
 	PageInfo *PageInfo `json:"pageInfo"`
 	// How many tickets match, over all pages.
