@@ -39,7 +39,7 @@ func TestChatBothProtocols(t *testing.T) {
 			cust, sol := connect(t, srv, proto, guest), connect(t, srv, proto, solver)
 			cust.subscribe("1", chat, map[string]any{"id": sid})
 			sol.subscribe("1", chat, map[string]any{"id": sid})
-			time.Sleep(100 * time.Millisecond) // both subscriptions registered
+			subscribed(t, e.hub, 2)
 			e.must(guest, send, map[string]any{"id": sid, "body": "my screen is black"})
 			e.must(solver, send, map[string]any{"id": sid, "body": "let's fix it"})
 			for _, c := range []*wsClient{cust, sol} {
@@ -141,7 +141,7 @@ func TestResume(t *testing.T) {
 	sid, guest := e.openSession()
 	w := connect(t, srv, "graphql-transport-ws", guest)
 	w.subscribe("1", chat, map[string]any{"id": sid})
-	time.Sleep(100 * time.Millisecond)
+	subscribed(t, e.hub, 1)
 	e.must(guest, send, map[string]any{"id": sid, "body": "m1"})
 	e.must(guest, send, map[string]any{"id": sid, "body": "m2"})
 	w.data("1")
@@ -214,7 +214,7 @@ func TestOrderUnderConcurrentSenders(t *testing.T) {
 	sid, guest := e.openSession()
 	w := connect(t, srv, "graphql-transport-ws", guest)
 	w.subscribe("1", chat, map[string]any{"id": sid})
-	time.Sleep(100 * time.Millisecond)
+	subscribed(t, e.hub, 1)
 	const n = 25
 	sendAll(e, sid, []string{guest, token(t, seed.Solver1)}, n)
 	got := collect(t, w, 2*n)
@@ -235,8 +235,8 @@ func TestTwoReplicas(t *testing.T) {
 	sid, guest := e.openSession()
 	w := connect(t, srvA, "graphql-transport-ws", guest)
 	w.subscribe("1", chat, map[string]any{"id": sid})
+	subscribed(t, e.hub, 1)
 	_, e.h, e.hub = buildServer(t, e.url, opts{}) // replica B: e.h now sends through it
-	time.Sleep(100 * time.Millisecond)
 	e.must(guest, send, map[string]any{"id": sid, "body": "via B"})
 	if got := str(w.data("1"), "sessionMessages", "body"); got != "via B" {
 		t.Fatalf("got %s", got)
@@ -252,7 +252,7 @@ func TestListenerKilled(t *testing.T) {
 	sid, guest := e.openSession()
 	w := connect(t, srv, "graphql-transport-ws", guest)
 	w.subscribe("1", chat, map[string]any{"id": sid})
-	time.Sleep(100 * time.Millisecond)
+	subscribed(t, e.hub, 1)
 	const n = 40
 	done := make(chan struct{})
 	go func() {
@@ -278,7 +278,7 @@ func TestTicketEvents(t *testing.T) {
 	admin, solver := token(t, seed.Admin), token(t, seed.Solver1)
 	q := connect(t, srv, "graphql-transport-ws", solver)
 	q.subscribe("q", `subscription { ticketQueue { kind ticket { id status customerInfo { name } } } }`, nil)
-	time.Sleep(100 * time.Millisecond)
+	subscribed(t, e.hub, 1)
 	id, guest := e.newTicket("")
 	added := q.data("q")
 	if str(added, "ticketQueue", "kind") != "ADDED" || str(added, "ticketQueue", "ticket", "id") != id || get(added, "ticketQueue", "ticket", "customerInfo") != nil {
@@ -288,7 +288,7 @@ func TestTicketEvents(t *testing.T) {
 	u.subscribe("u", `subscription($id: ID!) { ticketUpdated(ticketId: $id) { status } }`, map[string]any{"id": id})
 	a := connect(t, srv, "graphql-transport-ws", admin)
 	a.subscribe("u", `subscription($id: ID!) { ticketUpdated(ticketId: $id) { status } }`, map[string]any{"id": id})
-	time.Sleep(100 * time.Millisecond)
+	subscribed(t, e.hub, 3)
 	e.must(solver, claim, map[string]any{"id": id})
 	if r := q.data("q"); str(r, "ticketQueue", "kind") != "REMOVED" {
 		t.Fatalf("removed: %v", r)
@@ -320,7 +320,7 @@ func TestNoLeaks(t *testing.T) {
 		w.subscribe("1", chat, map[string]any{"id": sid})
 		clients = append(clients, w)
 	}
-	time.Sleep(100 * time.Millisecond)
+	subscribed(t, e.hub, 20)
 	e.must(guest, send, map[string]any{"id": sid, "body": "to all"})
 	for _, w := range clients {
 		w.data("1")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/savvysolve/api/internal/live"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -43,6 +44,18 @@ func (e *env) live() *httptest.Server {
 		e.t.Fatal("listener did not start")
 	}
 	return srv
+}
+
+// subscribed waits until hub routes events to n subscriptions: those sent
+// before have passed their checks, and what is committed from now on reaches
+// them (live, or by their replay).
+func subscribed(t *testing.T, hub *live.Hub, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); hub.Len() < n; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d subscriptions registered", hub.Len(), n)
+		}
+	}
 }
 
 // dial opens a socket with proto and sends connection_init with payload.
