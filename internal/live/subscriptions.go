@@ -53,8 +53,7 @@ func (h *Hub) SessionMessages(ctx context.Context, sessionID string, after *stri
 
 // checkSession reads through the operation's loaders: subscriptions share
 // them, so the reads of many clients subscribing at once (a reconnect after a
-// deploy) are batched, and they run on the loaders' goroutines, not on the
-// subscription's, which then lives on with a small stack.
+// deploy) are batched.
 func (h *Hub) checkSession(ctx context.Context, v auth.Viewer, sessionID string, after *string) (int, error) {
 	l := loaders.From(ctx)
 	s, err := l.SessionByID.Load(ctx, sessionID)()
