@@ -258,14 +258,7 @@ func (w *telnyxWorker) link(ctx context.Context, tx bun.Tx, clientState, phone s
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := store.OpenSessionOfTicket(ctx, tx, t.ID)
-	if apperr.CodeOf(err) == apperr.NotFound {
-		return &t.ID, nil, nil
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	return &t.ID, &s.ID, nil
+	return withOpenSession(ctx, tx, t.ID)
 }
 
 func linkClientState(ctx context.Context, tx bun.Tx, cs webhooks.ClientState) (ticketID, sessionID *string, err error) {
@@ -280,12 +273,17 @@ func linkClientState(ctx context.Context, tx bun.Tx, cs webhooks.ClientState) (t
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := store.OpenSessionOfTicket(ctx, tx, t.ID)
+	return withOpenSession(ctx, tx, t.ID)
+}
+
+// withOpenSession links to a ticket and to its open session, if it has one.
+func withOpenSession(ctx context.Context, tx bun.Tx, ticketID string) (*string, *string, error) {
+	s, err := store.OpenSessionOfTicket(ctx, tx, ticketID)
 	if apperr.CodeOf(err) == apperr.NotFound {
-		return &t.ID, nil, nil
+		return &ticketID, nil, nil
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	return &t.ID, &s.ID, nil
+	return &ticketID, &s.ID, nil
 }
