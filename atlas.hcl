@@ -25,13 +25,15 @@ variable "dev_url" {
 locals {
   migration_dir = "file://migrations"
   exclude       = ["river_*", "public.river_*"]
+  // Where Atlas normalizes schema.hcl and replays migrations.
+  dev = var.dev_url != "" ? var.dev_url : "docker://postgres/15/dev?search_path=public"
 }
 
 // A developer's machine: the database the server uses.
 env "local" {
   src = "file://schema.hcl"
   url = var.database_url
-  dev = var.dev_url != "" ? var.dev_url : "docker://postgres/15/dev?search_path=public"
+  dev = local.dev
   schemas = ["public"]
   exclude = local.exclude
   migration {
@@ -47,7 +49,7 @@ env "local" {
 // Authoring migrations: `atlas migrate diff --env dev NAME`.
 env "dev" {
   src = "file://schema.hcl"
-  dev = var.dev_url != "" ? var.dev_url : "docker://postgres/15/dev?search_path=public"
+  dev = local.dev
   schemas = ["public"]
   exclude = local.exclude
   migration {
@@ -64,7 +66,7 @@ env "dev" {
 env "ci" {
   src = "file://schema.hcl"
   url = var.database_url
-  dev = var.dev_url != "" ? var.dev_url : "docker://postgres/15/dev?search_path=public"
+  dev = local.dev
   schemas = ["public"]
   exclude = local.exclude
   migration {
