@@ -535,6 +535,19 @@ func (b *bench) cpuProfile(ctx context.Context, name string, d time.Duration) fu
 	return wg.Wait
 }
 
+// snapshot saves what the server's debug endpoint path answers now as the
+// next numbered file named name in the profile directory (with -pprof).
+func (b *bench) snapshot(ctx context.Context, path, name string) {
+	if b.cfg.pprofDir == "" || b.srv.pprof == "" {
+		return
+	}
+	b.pprofSeq++
+	file := filepath.Join(b.cfg.pprofDir, fmt.Sprintf("%02d-%s", b.pprofSeq, name))
+	if err := fetchTo(ctx, "http://"+b.srv.pprof+path, file); err != nil {
+		log.Printf("pprof %s: %v", name, err)
+	}
+}
+
 func fetchTo(ctx context.Context, url, path string) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err

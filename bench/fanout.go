@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -127,10 +126,7 @@ func (b *bench) fanout(ctx context.Context) (*fanoutResult, error) {
 	if connected > 0 {
 		res.BytesPerSocket = round((rssSockets-rssBefore)*1024*1024/float64(connected), 0)
 	}
-	if b.cfg.pprofDir != "" && b.srv.pprof != "" { // memstats of the open sockets alone
-		b.pprofSeq++
-		fetchTo(ctx, "http://"+b.srv.pprof+"/debug/vars", filepath.Join(b.cfg.pprofDir, fmt.Sprintf("%02d-fanout-sockets.vars.json", b.pprofSeq)))
-	}
+	b.snapshot(ctx, "/debug/vars", "fanout-sockets.vars.json") // memstats of the open sockets alone
 	runBounded(ctx, len(subs), 64, func(i int) error {
 		if subs[i] == nil {
 			return nil
@@ -175,15 +171,9 @@ func (b *bench) fanout(ctx context.Context) (*fanoutResult, error) {
 	res.SetupCPU = round(b.srv.cpuSeconds()-cpu0, 2)
 	log.Printf("fan-out: %d subscribers live; server RSS %.1f -> %.1f MB (%.0f bytes per subscription)",
 		res.Subscribers, rssBefore, rssAfter, res.BytesPerSubscription)
-	if b.cfg.pprofDir != "" && b.srv.pprof != "" {
-		b.pprofSeq++
-		fetchTo(ctx, "http://"+b.srv.pprof+"/debug/pprof/heap?gc=1", filepath.Join(b.cfg.pprofDir, fmt.Sprintf("%02d-fanout.heap.pprof", b.pprofSeq)))
-		// heap?gc=1 collected the garbage: these are the live numbers.
-		b.pprofSeq++
-		fetchTo(ctx, "http://"+b.srv.pprof+"/debug/vars", filepath.Join(b.cfg.pprofDir, fmt.Sprintf("%02d-fanout.vars.json", b.pprofSeq)))
-		b.pprofSeq++
-		fetchTo(ctx, "http://"+b.srv.pprof+"/debug/pprof/goroutine", filepath.Join(b.cfg.pprofDir, fmt.Sprintf("%02d-fanout.goroutine.pprof", b.pprofSeq)))
-	}
+	b.snapshot(ctx, "/debug/pprof/heap?gc=1", "fanout.heap.pprof")
+	b.snapshot(ctx, "/debug/vars", "fanout.vars.json") // after heap?gc=1 collected the garbage: the live numbers
+	b.snapshot(ctx, "/debug/pprof/goroutine", "fanout.goroutine.pprof")
 
 	// Send at a fixed rate.
 	n := int(c.fanRate * c.fanDur.Seconds())
