@@ -121,13 +121,13 @@ func TestSocketAuth(t *testing.T) {
 			t.Fatalf("allowed origin refused: %v", err)
 		}
 	})
-	t.Run("ExpiredTokenCloses", func(t *testing.T) {
+	t.Run("ExpiredTokenCloses4403", func(t *testing.T) {
 		tok, err := auth.SignHS256([]byte(secret), seed.Admin, 1500*time.Millisecond)
 		if err != nil {
 			t.Fatal(err)
 		}
 		w := connect(t, srv, "graphql-transport-ws", tok)
-		if ce := w.closed(); ce.Code != wsconn.CodeUnauthorized || ce.Text != "token expired" {
+		if ce := w.closed(); ce.Code != wsconn.CodeForbidden || ce.Text != "token expired" {
 			t.Fatalf("close %d %q", ce.Code, ce.Text)
 		}
 	})
