@@ -218,6 +218,7 @@ func (st *stream) Done(_ *wsconn.Op, complete bool) {
 func (st *stream) CloseWith(code int, reason string) {
 	st.send(fmt.Sprintf(": closed %d %s\n\n", code, strings.NewReplacer("\r", " ", "\n", " ").Replace(reason)))
 	st.mu.Lock()
+	st.ended = true // nothing after this: no complete event
 	st.finish()
 	st.mu.Unlock()
 }
