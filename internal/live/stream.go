@@ -12,6 +12,12 @@ import (
 // over without waiting. Beyond it items wait in the stream's backlog.
 const outBuffer = 16
 
+// rereads bounds the streams that read from the database at once: many
+// clients subscribing together (a reconnect after a deploy) wait their turn
+// shallowly instead of each growing a deep stack in the driver while it
+// waits for one of the pool's connections.
+var rereads = make(chan struct{}, 16)
+
 // subscriber is what the hub routes events to.
 type subscriber interface {
 	// push hands over one item without blocking (h.mu held); false when the
@@ -197,7 +203,9 @@ func (s *stream[T]) next() (items []item, reread, ok bool) {
 	s.again = false
 	last, since := s.last, s.since
 	s.mu.Unlock()
+	rereads <- struct{}{}
 	items, more := s.reread(s.ctx, last, since)
+	<-rereads
 	if more {
 		s.mu.Lock()
 		s.again = true

@@ -113,7 +113,7 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	}
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
-	go box.Run(op, exec, params)
+	box.Run(op, exec, params)
 	select {
 	case <-st.done:
 	case <-ctx.Done():

@@ -36,12 +36,21 @@ type Pool struct {
 	Max int // at most this many workers (0: 256 per CPU)
 
 	mu      sync.Mutex
-	queue   []*Outbox
+	queue   []runner
 	head    int
 	workers int
 }
 
-func (p *Pool) schedule(b *Outbox) {
+type runner interface{ run() }
+
+type task func()
+
+func (f task) run() { f() }
+
+// Go runs f on the pool.
+func (p *Pool) Go(f func()) { p.schedule(task(f)) }
+
+func (p *Pool) schedule(b runner) {
 	p.mu.Lock()
 	p.queue = append(p.queue, b)
 	max := p.Max
@@ -278,8 +287,15 @@ func (b *Outbox) Run(o *Op, exec graphql.GraphExecutor, params *graphql.RawParam
 		b.attach(o, h, ctx)
 		return
 	}
-	// Queries and mutations; subscriptions refused by their resolver (their
-	// handler answers at once); and resolvers that do not wake, pulled here.
+	// Queries and mutations (which may wait in line for a turn, and run);
+	// subscriptions refused by their resolver (their handler answers at
+	// once); and resolvers that do not wake, pulled here: on a goroutine of
+	// their own, so that Run returns quickly to a pool that calls it.
+	go b.answer(o, h, ctx)
+}
+
+// answer calls h until it is done, writing each result, then ends o.
+func (b *Outbox) answer(o *Op, h graphql.ResponseHandler, ctx context.Context) {
 	for {
 		resp := h(ctx)
 		if resp == nil {

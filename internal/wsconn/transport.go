@@ -75,6 +75,11 @@ type Transport struct {
 	Open *Registry
 	// Pool delivers subscription events (nil: a pool of its own).
 	Pool *Pool
+	// Starts runs the start of operations (parsing, validation, the
+	// subscription resolvers' checks): a few reused goroutines, so that many
+	// clients subscribing at once (a reconnect after a deploy) do not each
+	// grow a stack of their own (nil: 64 workers).
+	Starts *Pool
 	// MaxMessage bounds a client message (0: 1 MiB).
 	MaxMessage int64
 
@@ -92,6 +97,9 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	t.once.Do(func() {
 		if t.Pool == nil {
 			t.Pool = &Pool{}
+		}
+		if t.Starts == nil {
+			t.Starts = &Pool{Max: 64}
 		}
 	})
 	up := websocket.Upgrader{
@@ -304,7 +312,8 @@ func (s *socket) handle(m message) bool {
 		o := s.box.NewOp(s.ctx, m.ID)
 		s.ops[m.ID] = o
 		s.mu.Unlock()
-		go s.start(o, m.Payload)
+		payload := m.Payload
+		s.t.Starts.Go(func() { s.start(o, payload) })
 	case m.Type == "complete" && !s.legacy, m.Type == "stop" && s.legacy:
 		s.mu.Lock()
 		o := s.ops[m.ID]
