@@ -72,7 +72,7 @@ func expireWith(ctx context.Context, v auth.Viewer) {
 	t := time.AfterFunc(time.Until(v.ExpiresAt), func() {
 		wsconn.CloseConn(ctx, wsconn.CodeForbidden, "token expired")
 	})
-	context.AfterFunc(ctx, func() { t.Stop() })
+	wsconn.OnClose(ctx, func() { t.Stop() })
 }
 
 // authorization reads the token of an init payload (or its "headers").

@@ -129,10 +129,24 @@ type stream struct {
 	done      chan struct{}
 	keepAlive *time.Timer
 
-	mu     sync.Mutex
-	ended  bool // the handler returned or is about to: no more writes
-	closed bool // done is closed
-	wrote  time.Time
+	mu      sync.Mutex
+	ended   bool // the handler returned or is about to: no more writes
+	closed  bool // done is closed
+	wrote   time.Time
+	onClose []func()
+}
+
+// OnClose runs f once the stream has ended.
+func (st *stream) OnClose(f func()) {
+	st.mu.Lock()
+	if !st.closed {
+		st.onClose = append(st.onClose, f)
+		f = nil
+	}
+	st.mu.Unlock()
+	if f != nil {
+		f()
+	}
 }
 
 // send writes and flushes; false when the stream can no longer be written.
@@ -159,6 +173,10 @@ func (st *stream) finish() {
 	if !st.closed {
 		st.closed = true
 		close(st.done)
+		for _, f := range st.onClose {
+			go f() // not under st.mu
+		}
+		st.onClose = nil
 	}
 	st.cancel()
 }

@@ -31,6 +31,8 @@ const (
 // response (which ends; the code and reason then only reach the logs).
 type Conn interface {
 	CloseWith(code int, reason string)
+	// OnClose runs f once the connection is closed (at once if it is).
+	OnClose(f func())
 }
 
 type refKey struct{}
@@ -55,6 +57,18 @@ func CloseConn(ctx context.Context, code int, reason string) bool {
 		return false
 	}
 	r.conn.CloseWith(code, reason)
+	return true
+}
+
+// OnClose runs f when ctx's connection closes; it reports false (and does
+// not run f) when ctx has none. Cheaper than context.AfterFunc for what
+// lives as long as a connection.
+func OnClose(ctx context.Context, f func()) bool {
+	r, ok := ctx.Value(refKey{}).(*ref)
+	if !ok || r.conn == nil {
+		return false
+	}
+	r.conn.OnClose(f)
 	return true
 }
 

@@ -26,7 +26,7 @@ const (
 )
 
 const (
-	readBufferSize  = 512     // client messages are small; a larger one is read in several calls
+	readBufferSize  = 256     // client messages are small; a larger one is read in several calls
 	writeBufferSize = 4096    // borrowed from writeBuffers for one message at a time
 	defaultMaxRead  = 1 << 20 // the largest message a client may send
 	writeWait       = 10 * time.Second
@@ -117,7 +117,7 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	if err != nil {
 		return // gorilla has answered (403 for a foreign origin)
 	}
-	s := &socket{t: t, c: c, legacy: c.Subprotocol() != protoTransport, exec: exec, headers: r.Header}
+	s := &socket{t: t, c: c, legacy: c.Subprotocol() != protoTransport, exec: exec, headers: traceHeaders(r.Header)}
 	s.box = NewOutbox(t.Pool, s)
 	// The socket outlives the request: keep its values (viewer, client
 	// address, request id), not its cancellation.
@@ -136,6 +136,22 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 		s.startPings(t.PingInterval)
 	}
 	go s.readLoop()
+}
+
+// traceHeaders keeps what operations need of the upgrade request's
+// headers (trace context, for their spans): a socket holds it for its
+// lifetime.
+func traceHeaders(h http.Header) http.Header {
+	var out http.Header
+	for _, k := range []string{"Traceparent", "Tracestate", "Baggage"} {
+		if v := h.Values(k); len(v) > 0 {
+			if out == nil {
+				out = http.Header{}
+			}
+			out[k] = v
+		}
+	}
+	return out
 }
 
 // SameOrigin reports whether a page's origin is the server's own.
@@ -159,6 +175,7 @@ type socket struct {
 	mu       sync.Mutex
 	ops      map[string]*Op
 	closed   bool
+	onClose  []func()
 	pinger   *time.Timer
 	lastPong atomic.Int64
 	once     sync.Once
@@ -444,8 +461,8 @@ func (s *socket) CloseWith(code int, reason string) {
 		s.c.Close()
 		s.t.Open.Drop(s)
 		s.mu.Lock()
-		ops := s.ops
-		s.ops, s.closed = nil, true
+		ops, hooks := s.ops, s.onClose
+		s.ops, s.onClose, s.closed = nil, nil, true
 		if s.pinger != nil {
 			s.pinger.Stop()
 		}
@@ -453,7 +470,23 @@ func (s *socket) CloseWith(code int, reason string) {
 		for _, o := range ops {
 			o.Stop()
 		}
+		for _, f := range hooks {
+			f()
+		}
 	})
+}
+
+// OnClose runs f once the socket is closed.
+func (s *socket) OnClose(f func()) {
+	s.mu.Lock()
+	if !s.closed {
+		s.onClose = append(s.onClose, f)
+		f = nil
+	}
+	s.mu.Unlock()
+	if f != nil {
+		f()
+	}
 }
 
 // startPings sends websocket pings (browsers answer them without any code)
