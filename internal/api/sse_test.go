@@ -295,5 +295,6 @@ func TestSSERules(t *testing.T) {
 			t.Fatalf("event before the end: %s %s", ev.Event, ev.Data)
 		default:
 		}
+		waitSubscriptions(t, e, 0) // and the subscription is gone
 	})
 }

@@ -117,8 +117,8 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	select {
 	case <-st.done:
 	case <-ctx.Done():
-		op.Stop()
 	}
+	op.Stop() // ends the subscription, if the stream ended first
 }
 
 // stream is one SSE response.

@@ -127,7 +127,9 @@ type Op struct {
 	pending []string                // the event ids of the wakes not yet pulled
 	queued  bool                    // in box.ready
 	ended   bool
-	stopped bool // cancelled by the client or the connection: no complete
+	stopped bool     // cancelled by the client or the connection: no complete
+	onEnd   []func() // run once when the operation is cancelled or ends
+	hooked  bool     // onEnd has run
 }
 
 // NewOp returns an operation of the outbox's connection under ctx.
@@ -144,6 +146,40 @@ func (o *Op) Stop() {
 	o.stopped = true
 	o.box.mu.Unlock()
 	o.cancel()
+	o.runHooks()
+}
+
+// runHooks runs the OnEnd functions, once.
+func (o *Op) runHooks() {
+	o.box.mu.Lock()
+	hooks := o.onEnd
+	o.onEnd, o.hooked = nil, true
+	o.box.mu.Unlock()
+	for _, f := range hooks {
+		f()
+	}
+}
+
+// OnEnd runs f once the operation of ctx (a subscription that took its
+// Wake) is cancelled or ends, and reports true; false when ctx's operation
+// is not one of an Outbox (then use context.AfterFunc). It costs less than
+// context.AfterFunc, for what lives as long as a subscription.
+func OnEnd(ctx context.Context, f func()) bool {
+	w, ok := ctx.Value(wakeKey{}).(*waker)
+	if !ok || w.op == nil {
+		return false
+	}
+	o := w.op
+	o.box.mu.Lock()
+	if !o.hooked {
+		o.onEnd = append(o.onEnd, f)
+		f = nil
+	}
+	o.box.mu.Unlock()
+	if f != nil {
+		f()
+	}
+	return true
 }
 
 // Context is the operation's context.
@@ -154,6 +190,7 @@ type wakeKey struct{}
 // waker is what a subscription's resolver finds in its context.
 type waker struct {
 	wake  func(id string)
+	op    *Op
 	taken atomic.Bool
 }
 
@@ -244,6 +281,7 @@ func (b *Outbox) end(o *Op) {
 	complete := !o.stopped
 	b.mu.Unlock()
 	o.cancel()
+	o.runHooks()
 	b.w.Done(o, complete)
 }
 
@@ -279,7 +317,7 @@ func (b *Outbox) Run(o *Op, exec graphql.GraphExecutor, params *graphql.RawParam
 	sub := rc.Operation != nil && rc.Operation.Operation == ast.Subscription
 	var wk *waker
 	if sub {
-		wk = &waker{wake: o.wake}
+		wk = &waker{wake: o.wake, op: o}
 		ctx = context.WithValue(ctx, wakeKey{}, wk)
 	}
 	h, ctx := exec.DispatchOperation(ctx, rc)
