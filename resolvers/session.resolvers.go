@@ -10,8 +10,8 @@ import (
 
 	"github.com/savvysolve/api/graph"
 	"github.com/savvysolve/api/graph/model"
-	"github.com/savvysolve/api/internal/desk"
 	"github.com/savvysolve/api/internal/store"
+	"github.com/savvysolve/api/loaders"
 	"github.com/savvysolve/api/models"
 )
 
@@ -38,6 +38,7 @@ func (r *queryResolver) Session(ctx context.Context, id string) (*models.Session
 	}
 	load(ctx).PrimeSessions(ctx, []*models.Session{s})
 	load(ctx).PrimeTickets(ctx, []*models.Ticket{s.Ticket})
+	load(ctx).Ahead(ctx, s)
 	return s, nil
 }
 
@@ -50,22 +51,15 @@ func (r *sessionResolver) Solver(ctx context.Context, obj *models.Session) (*mod
 }
 
 func (r *sessionResolver) Messages(ctx context.Context, obj *models.Session, first *int, after *string) (*model.SessionMessageConnection, error) {
-	p := page(first, after, 50)
-	if err := desk.CheckFirst(p.First); err != nil {
-		return nil, err
-	}
-	afterSeq := 0
-	if p.After != "" {
-		var err error
-		if afterSeq, err = store.MessageCursorSeq(p.After); err != nil {
-			return nil, err
-		}
-	}
-	rows, err := load(ctx).MessagePage.Load(ctx, store.MessagePage{SessionID: obj.ID, AfterSeq: afterSeq, First: p.First})()
+	k, err := loaders.MessagePageKey(obj.ID, first, after)
 	if err != nil {
 		return nil, err
 	}
-	rows, more := trim(rows, p.First)
+	rows, err := load(ctx).MessagePage.Load(ctx, k)()
+	if err != nil {
+		return nil, err
+	}
+	rows, more := trim(rows, k.First)
 	c := &model.SessionMessageConnection{Edges: make([]*model.SessionMessageEdge, len(rows))}
 	for i, m := range rows {
 		c.Edges[i] = model.NewEdge(m, store.MessageCursor)

@@ -11,6 +11,7 @@ import (
 	"github.com/savvysolve/api/graph"
 	"github.com/savvysolve/api/graph/model"
 	"github.com/savvysolve/api/internal/desk"
+	"github.com/savvysolve/api/internal/page"
 	"github.com/savvysolve/api/internal/store"
 	"github.com/savvysolve/api/models"
 )
@@ -33,6 +34,7 @@ func (r *queryResolver) Ticket(ctx context.Context, id string) (*models.Ticket, 
 		return nil, err
 	}
 	load(ctx).PrimeTickets(ctx, []*models.Ticket{t})
+	load(ctx).Ahead(ctx, t)
 	return t, nil
 }
 
@@ -44,7 +46,7 @@ func (r *queryResolver) Tickets(ctx context.Context, filter *model.TicketFilter,
 			f.Search = *filter.Search
 		}
 	}
-	p := page(first, after, 20)
+	p := page.New(first, after, 20)
 	rows, total, err := r.Desk.Tickets(ctx, f, p)
 	if err != nil {
 		return nil, err
@@ -53,7 +55,7 @@ func (r *queryResolver) Tickets(ctx context.Context, filter *model.TicketFilter,
 }
 
 func (r *queryResolver) TicketQueue(ctx context.Context, first *int, after *string) (*model.TicketConnection, error) {
-	p := page(first, after, 20)
+	p := page.New(first, after, 20)
 	rows, total, err := r.Desk.Queue(ctx, p)
 	if err != nil {
 		return nil, err

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 
+	"github.com/savvysolve/api/internal/page"
+
 	"github.com/uptrace/bun"
 
 	"github.com/savvysolve/api/models"
@@ -41,7 +43,7 @@ func SolversByUserIDs(ctx context.Context, db DB, userIDs []string) ([]*models.S
 }
 
 // Solvers lists solver profiles oldest first, optionally with one status.
-func Solvers(ctx context.Context, db DB, status *models.SolverStatus, p Page) (page []*models.Solver, total int, err error) {
+func Solvers(ctx context.Context, db DB, status *models.SolverStatus, p page.Request) (rows []*models.Solver, total int, err error) {
 	filter := func(q *bun.SelectQuery) *bun.SelectQuery {
 		if status != nil {
 			q = q.Where("s.status = ?", *status)
@@ -52,23 +54,23 @@ func Solvers(ctx context.Context, db DB, status *models.SolverStatus, p Page) (p
 		return nil, 0, err
 	}
 	q := db.NewSelect().
-		Model(&page).
+		Model(&rows).
 		Apply(filter).
 		OrderExpr("s.created_at, s.id").
 		Limit(int64(p.First + 1))
 	if p.After != "" {
 		var at, id string
-		if err := decodeCursor(p.After, &at, &id); err != nil {
+		if err := page.Decode("after", p.After, &at, &id); err != nil {
 			return nil, 0, err
 		}
 		q = q.Where("(s.created_at, s.id) > (?::timestamptz, ?::uuid)", at, id)
 	}
 	err = q.Scan(ctx)
-	return page, total, mapErr(err, "solver")
+	return rows, total, mapErr(err, "solver")
 }
 
 // SolverCursor is the cursor of s in Solvers.
-func SolverCursor(s *models.Solver) string { return EncodeCursor(s.CreatedAt, s.ID) }
+func SolverCursor(s *models.Solver) string { return page.Cursor(s.CreatedAt, s.ID) }
 
 // SetSolverStatus changes a solver's status.
 func SetSolverStatus(ctx context.Context, db DB, id string, status models.SolverStatus) (*models.Solver, error) {
