@@ -10,6 +10,7 @@ import (
 
 	"github.com/savvysolve/api/graph"
 	"github.com/savvysolve/api/graph/model"
+	"github.com/savvysolve/api/internal/desk"
 	"github.com/savvysolve/api/internal/store"
 	"github.com/savvysolve/api/loaders"
 	"github.com/savvysolve/api/models"
@@ -48,6 +49,13 @@ func (r *sessionResolver) Ticket(ctx context.Context, obj *models.Session) (*mod
 
 func (r *sessionResolver) Solver(ctx context.Context, obj *models.Session) (*models.Solver, error) {
 	return load(ctx).SolverByID.Load(ctx, obj.SolverID)()
+}
+
+func (r *sessionResolver) EarningsCents(ctx context.Context, obj *models.Session) (*int, error) {
+	if !desk.CanSeeEarnings(viewer(ctx), obj.SolverID) {
+		return nil, nil
+	}
+	return obj.Earnings, nil
 }
 
 func (r *sessionResolver) Messages(ctx context.Context, obj *models.Session, first *int, after *string) (*model.SessionMessageConnection, error) {

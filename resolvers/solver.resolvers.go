@@ -10,6 +10,7 @@ import (
 
 	"github.com/savvysolve/api/graph"
 	"github.com/savvysolve/api/graph/model"
+	"github.com/savvysolve/api/internal/desk"
 	"github.com/savvysolve/api/internal/page"
 	"github.com/savvysolve/api/internal/store"
 	"github.com/savvysolve/api/loaders"
@@ -47,6 +48,25 @@ func (r *queryResolver) Solvers(ctx context.Context, status *models.SolverStatus
 
 func (r *solverResolver) User(ctx context.Context, obj *models.Solver) (*models.User, error) {
 	return load(ctx).UserByID.Load(ctx, obj.UserID)()
+}
+
+func (r *solverResolver) RevenueSharePercent(ctx context.Context, obj *models.Solver) (*int, error) {
+	if !desk.CanSeeEarnings(viewer(ctx), obj.ID) {
+		return nil, nil
+	}
+	return &obj.RevenueSharePercent, nil
+}
+
+func (r *solverResolver) Stats(ctx context.Context, obj *models.Solver) (*model.SolverStats, error) {
+	st := &model.SolverStats{
+		AverageRating:     obj.Stats.AverageRating,
+		TotalRatings:      obj.Stats.TotalRatings,
+		CompletedSessions: obj.Stats.CompletedSessions,
+	}
+	if desk.CanSeeEarnings(viewer(ctx), obj.ID) {
+		st.TotalEarningsCents = &obj.Stats.TotalEarningsCents
+	}
+	return st, nil
 }
 
 func (r *solverResolver) Ratings(ctx context.Context, obj *models.Solver, first *int, after *string) (*model.RatingConnection, error) {

@@ -82,6 +82,18 @@ type SolverConnection struct {
 	TotalCount int `json:"totalCount"`
 }
 
+// A solver's running totals, kept up to date by the writes that change them.
+type SolverStats struct {
+	// The mean of the solver's ratings, rounded to two decimals; null until the first rating.
+	AverageRating *float64 `json:"averageRating,omitempty"`
+	// How many ratings the solver received.
+	TotalRatings int `json:"totalRatings"`
+	// How many sessions the solver completed.
+	CompletedSessions int `json:"completedSessions"`
+	// The solver's share of completed sessions, in cents: null unless the viewer is this solver or an admin.
+	TotalEarningsCents *int `json:"totalEarningsCents,omitempty"`
+}
+
 // Live updates over a websocket (graphql-transport-ws or graphql-ws protocol) on /graphql.
 type Subscription struct {
 }

@@ -47,11 +47,17 @@ func CanSeePayment(v auth.Viewer) bool { return v.IsAdmin() }
 // customer needs to know who helps them).
 func CanSeeSolver(v auth.Viewer) bool { return !v.Anonymous() }
 
-// CanSeeUser: users see themselves; admins see everyone; everyone with a
-// token sees solvers' users (their public profile) and the authors of chat
-// messages they can read (checked by the caller through the session).
-func CanSeeUser(v auth.Viewer, u *models.User) bool {
-	return v.IsAdmin() || v.UserID() == u.ID || (!v.Anonymous() && u.Role == models.RoleSolver)
+// CanSeeUserContact: a user's email and phone are for the user themself and
+// admins. Others who reach a user (a solver's profile, a chat message's
+// author) see the name and role only.
+func CanSeeUserContact(v auth.Viewer, u *models.User) bool {
+	return v.IsAdmin() || (v.User != nil && v.User.ID == u.ID)
+}
+
+// CanSeeEarnings: what a solver earns (revenue share, total earnings, each
+// session's share) is for that solver and admins.
+func CanSeeEarnings(v auth.Viewer, solverID string) bool {
+	return v.IsAdmin() || (v.Solver != nil && v.Solver.ID == solverID)
 }
 
 // CanListSolvers: the solver directory with statuses is for admins.
