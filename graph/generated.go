@@ -326,7 +326,7 @@ type SolverResolver interface {
 type SubscriptionResolver interface {
 	SessionMessages(ctx context.Context, sessionID string, after *string) (<-chan *models.SessionMessage, error)
 	TicketUpdated(ctx context.Context, ticketID string) (<-chan *models.Ticket, error)
-	TicketQueue(ctx context.Context) (<-chan *model.TicketQueueEvent, error)
+	TicketQueue(ctx context.Context) (<-chan *models.TicketQueueEvent, error)
 }
 type TicketResolver interface {
 	CustomerInfo(ctx context.Context, obj *models.Ticket) (*models.CustomerInfo, error)
@@ -5574,8 +5574,8 @@ func (ec *executionContext) _Subscription_ticketQueue(ctx context.Context, field
 			return ec.Resolvers.Subscription().TicketQueue(ctx)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.TicketQueueEvent) graphql.Marshaler {
-			return ec.marshalNTicketQueueEvent2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐTicketQueueEvent(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *models.TicketQueueEvent) graphql.Marshaler {
+			return ec.marshalNTicketQueueEvent2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋmodelsᚐTicketQueueEvent(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6048,7 +6048,7 @@ func (ec *executionContext) fieldContext_TicketEdge_node(_ context.Context, fiel
 	return fc, nil
 }
 
-func (ec *executionContext) _TicketQueueEvent_kind(ctx context.Context, field graphql.CollectedField, obj *model.TicketQueueEvent) (ret graphql.Marshaler) {
+func (ec *executionContext) _TicketQueueEvent_kind(ctx context.Context, field graphql.CollectedField, obj *models.TicketQueueEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6071,7 +6071,7 @@ func (ec *executionContext) fieldContext_TicketQueueEvent_kind(_ context.Context
 	return graphql.NewScalarFieldContext("TicketQueueEvent", field, false, false, "QueueEventKind")
 }
 
-func (ec *executionContext) _TicketQueueEvent_ticket(ctx context.Context, field graphql.CollectedField, obj *model.TicketQueueEvent) (ret graphql.Marshaler) {
+func (ec *executionContext) _TicketQueueEvent_ticket(ctx context.Context, field graphql.CollectedField, obj *models.TicketQueueEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -8928,7 +8928,7 @@ func (ec *executionContext) _TicketEdge(ctx context.Context, sel ast.SelectionSe
 
 var ticketQueueEventImplementors = []string{"TicketQueueEvent"}
 
-func (ec *executionContext) _TicketQueueEvent(ctx context.Context, sel ast.SelectionSet, obj *model.TicketQueueEvent) graphql.Marshaler {
+func (ec *executionContext) _TicketQueueEvent(ctx context.Context, sel ast.SelectionSet, obj *models.TicketQueueEvent) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, ticketQueueEventImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -9803,7 +9803,7 @@ func (ec *executionContext) marshalNTicketEdge2ᚖgithubᚗcomᚋsavvysolveᚋap
 	return ec._TicketEdge(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNTicketQueueEvent2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐTicketQueueEvent(ctx context.Context, sel ast.SelectionSet, v *model.TicketQueueEvent) graphql.Marshaler {
+func (ec *executionContext) marshalNTicketQueueEvent2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋmodelsᚐTicketQueueEvent(ctx context.Context, sel ast.SelectionSet, v *models.TicketQueueEvent) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "TicketQueueEvent!")
 		return graphql.Null

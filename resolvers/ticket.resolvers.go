@@ -67,7 +67,7 @@ func (r *subscriptionResolver) TicketUpdated(ctx context.Context, ticketID strin
 	return r.Live.TicketUpdated(ctx, ticketID)
 }
 
-func (r *subscriptionResolver) TicketQueue(ctx context.Context) (<-chan *model.TicketQueueEvent, error) {
+func (r *subscriptionResolver) TicketQueue(ctx context.Context) (<-chan *models.TicketQueueEvent, error) {
 	return r.Live.Queue(ctx)
 }
 
@@ -91,25 +91,15 @@ func (r *ticketResolver) Sessions(ctx context.Context, obj *models.Ticket) ([]*m
 		return nil, err
 	}
 	load(ctx).PrimeSessions(ctx, all)
-	v := viewer(ctx)
-	seen := make([]*models.Session, 0, len(all))
-	for _, s := range all {
-		if desk.CanSeeSession(v, s, obj) {
-			seen = append(seen, s)
-		}
-	}
-	return seen, nil
+	return desk.VisibleSessions(viewer(ctx), obj, all), nil
 }
 
 func (r *ticketResolver) SmsLogs(ctx context.Context, obj *models.Ticket) ([]*models.SmsLog, error) {
-	if !desk.CanSeeContact(viewer(ctx), obj) {
-		return []*models.SmsLog{}, nil // texts carry contact details
-	}
 	logs, err := load(ctx).SmsLogsByTicket.Load(ctx, obj.ID)()
-	if logs == nil {
-		logs = []*models.SmsLog{}
+	if err != nil {
+		return nil, err
 	}
-	return logs, err
+	return desk.VisibleSmsLogs(viewer(ctx), obj, logs), nil
 }
 
 func (r *Resolver) Ticket() graph.TicketResolver { return &ticketResolver{r} }

@@ -121,11 +121,3 @@ type TicketFilter struct {
 	// Words that the description contains (case-insensitive, by trigram similarity).
 	Search *string `json:"search,omitempty"`
 }
-
-// A change of the dispatch queue.
-type TicketQueueEvent struct {
-	// Whether the ticket entered or left the queue.
-	Kind models.QueueEventKind `json:"kind"`
-	// The ticket.
-	Ticket *models.Ticket `json:"ticket"`
-}

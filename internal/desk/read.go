@@ -44,8 +44,8 @@ func (d *Desk) Queue(ctx context.Context, p page.Request) ([]*models.Ticket, int
 	if err := signedIn(v); err != nil {
 		return nil, 0, err
 	}
-	if !v.IsAdmin() && !v.ActiveSolver() {
-		return nil, 0, apperr.New(apperr.Forbidden, "the queue is for active solvers and admins")
+	if !canUseQueue(v) {
+		return nil, 0, errQueue
 	}
 	if err := page.Check(p.First); err != nil {
 		return nil, 0, err
