@@ -54,7 +54,7 @@ func mapErr(err error, kind string) error {
 
 // errUnavailable answers requests while the database cannot be reached: they
 // fail fast with a clear message instead of hanging or leaking driver text.
-var errUnavailable = apperr.New(apperr.Internal, "the database is unavailable; try again shortly")
+var errUnavailable = apperr.New(apperr.Unavailable, "the database is unavailable; try again shortly")
 
 // unavailable reports errors of reaching the database (refused, reset, timed
 // out connecting), as opposed to errors of a statement.
