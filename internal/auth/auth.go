@@ -114,12 +114,6 @@ func (a *Authenticator) keyFor(t *jwt.Token) (any, error) {
 	return nil, errors.New("unexpected signing method")
 }
 
-// Sign makes an HS256 user token for clerkID, valid for ttl: development
-// tokens and tests. It needs the shared secret.
-func (a *Authenticator) Sign(clerkID string, ttl time.Duration) (string, error) {
-	return SignHS256(a.secret, clerkID, ttl)
-}
-
 // SignHS256 makes an HS256 user token for clerkID with secret.
 func SignHS256(secret []byte, clerkID string, ttl time.Duration) (string, error) {
 	if len(secret) == 0 {
