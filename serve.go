@@ -23,6 +23,7 @@ import (
 	"github.com/savvysolve/api/internal/auth"
 	"github.com/savvysolve/api/internal/config"
 	"github.com/savvysolve/api/internal/database"
+	"github.com/savvysolve/api/internal/desk"
 	"github.com/savvysolve/api/internal/embeddedpg"
 	"github.com/savvysolve/api/internal/jobs"
 	"github.com/savvysolve/api/internal/live"
@@ -83,7 +84,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 			return err
 		}
 	}
-	authn, err := auth.New(ctx, db, cfg.AuthJWTSecret, cfg.AuthJWKSURL)
+	authn, err := auth.New(ctx, db, desk.New(db), auth.Options{Secret: cfg.AuthJWTSecret, JWKSURL: cfg.AuthJWKSURL})
 	if err != nil {
 		return err
 	}

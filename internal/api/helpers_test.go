@@ -20,6 +20,7 @@ import (
 	"github.com/savvysolve/api/internal/auth"
 	"github.com/savvysolve/api/internal/database"
 	"github.com/savvysolve/api/internal/dbtest"
+	"github.com/savvysolve/api/internal/desk"
 	"github.com/savvysolve/api/internal/live"
 	"github.com/savvysolve/api/internal/seed"
 	"github.com/savvysolve/api/migrations"
@@ -58,6 +59,7 @@ type opts struct {
 	origins     []string      // nil: the test origin
 	stmtTimeout time.Duration // 0: none
 	wait        time.Duration // the loaders' window; 0: 2 ms
+	auth        auth.Options  // the user tokens accepted besides HS256 with secret
 }
 
 const testOrigin = "https://app.savvysolve.test"
@@ -82,7 +84,8 @@ func buildServer(tb testing.TB, url string, o opts) (*bun.DB, http.Handler, *liv
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
-	authn, err := auth.New(context.Background(), db, secret, "")
+	o.auth.Secret = secret
+	authn, err := auth.New(context.Background(), db, desk.New(db), o.auth)
 	if err != nil {
 		tb.Fatal(err)
 	}

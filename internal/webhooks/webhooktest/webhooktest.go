@@ -130,15 +130,18 @@ type Options struct {
 	MaxAttempts int
 	// NoClerk, NoTelnyx leave the endpoint unconfigured.
 	NoClerk, NoTelnyx bool
+	// URL is the database to use (a test's own, shared with its server);
+	// empty: a fresh one.
+	URL string
 }
 
 // Env is the webhook endpoints and the job queue on a fresh migrated database.
 type Env struct {
-	DB          *bun.DB
-	Pool        *pgxpool.Pool
-	Jobs        *jobs.Runner
+	DB   *bun.DB
+	Pool *pgxpool.Pool
+	Jobs *jobs.Runner
 	// Counts are what the queue told its Metrics hook.
-	Counts *JobCounts
+	Counts      *JobCounts
 	Handler     http.Handler
 	ClerkSecret string
 	TelnyxKey   ed25519.PrivateKey
@@ -149,7 +152,10 @@ type Env struct {
 func New(t testing.TB, o Options) *Env {
 	t.Helper()
 	ctx := context.Background()
-	url := dbtest.NewURL(t, false)
+	url := o.URL
+	if url == "" {
+		url = dbtest.NewURL(t, false)
+	}
 	db, err := database.Open(ctx, url, database.Options{MaxConns: 10})
 	if err != nil {
 		t.Fatal(err)
