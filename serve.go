@@ -29,6 +29,7 @@ import (
 	"github.com/savvysolve/api/internal/live"
 	"github.com/savvysolve/api/internal/observe"
 	"github.com/savvysolve/api/internal/seed"
+	"github.com/savvysolve/api/internal/store"
 	"github.com/savvysolve/api/internal/webhooks"
 	"github.com/savvysolve/api/internal/wsconn"
 	"github.com/savvysolve/api/migrations"
@@ -193,12 +194,9 @@ func migrateUnpooled(ctx context.Context, log *slog.Logger, cfg config.Config) e
 }
 
 func seedIfEmpty(ctx context.Context, log *slog.Logger, db *bun.DB) error {
-	n, err := db.NewSelect().Table("users").Count(ctx)
-	if err != nil {
+	seeded, err := store.HasUsers(ctx, db)
+	if err != nil || seeded {
 		return err
-	}
-	if n > 0 {
-		return nil
 	}
 	if err := seed.Run(ctx, db); err != nil {
 		return fmt.Errorf("seed: %w", err)
@@ -231,8 +229,8 @@ func devHeaders(ctx context.Context, log *slog.Logger, cfg config.Config, db *bu
 	}
 	sets := map[string]map[string]string{}
 	var lines []string
-	var present []string
-	if err := db.NewSelect().Table("users").Column("clerk_id").Where("clerk_id IN (?)", bun.List(seed.ClerkIDs)).Scan(ctx, &present); err != nil {
+	present, err := store.PresentClerkIDs(ctx, db, seed.ClerkIDs)
+	if err != nil {
 		return nil
 	}
 	for _, id := range seed.ClerkIDs {

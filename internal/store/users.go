@@ -200,3 +200,20 @@ UPDATE solvers SET google_email = NULL,
 WHERE user_id = ?`, row.ID).Exec(ctx)
 	return true, mapErr(err, "solver")
 }
+
+// HasUsers reports whether any user exists (an empty database gets the seed data).
+func HasUsers(ctx context.Context, db DB) (bool, error) {
+	ok, err := db.NewSelect().Model((*models.User)(nil)).Exists(ctx)
+	return ok, mapErr(err, "user")
+}
+
+// PresentClerkIDs returns those of clerkIDs that some user has.
+func PresentClerkIDs(ctx context.Context, db DB, clerkIDs []string) ([]string, error) {
+	var present []string
+	err := db.NewSelect().
+		Model((*models.User)(nil)).
+		Column("clerk_id").
+		Where("u.clerk_id IN (?)", bun.List(clerkIDs)).
+		Scan(ctx, &present)
+	return present, mapErr(err, "user")
+}
