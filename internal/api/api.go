@@ -22,6 +22,7 @@ import (
 
 	"github.com/savvysolve/api/graph"
 	"github.com/savvysolve/api/internal/auth"
+	"github.com/savvysolve/api/internal/clientip"
 	"github.com/savvysolve/api/internal/database"
 	"github.com/savvysolve/api/internal/desk"
 	"github.com/savvysolve/api/internal/live"
@@ -80,13 +81,13 @@ func New(d Deps) http.Handler {
 	gql := d.Auth.Middleware(d.Log)(d.graphQL())
 	sockets := wsconn.Middleware(gql)
 	plain := d.cors().Handler(d.plainHTTP(gql))
-	mux.Handle("/graphql", d.withClientIP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/graphql", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && websocket.IsWebSocketUpgrade(r) {
 			sockets.ServeHTTP(w, r)
 			return
 		}
 		plain.ServeHTTP(w, r)
-	})))
+	})
 	if d.Webhooks != nil { // signed by their senders: no CORS, no user auth
 		mux.Handle("POST /webhooks/", d.Webhooks)
 	}
@@ -99,7 +100,9 @@ func New(d Deps) http.Handler {
 		opts.HeaderSets = d.PlaygroundHeaders
 	}
 	mux.Handle("GET /{$}", playground.Handler("SavvySolve API", "/graphql", opts))
-	return observe.HTTP(d.Log, d.Metrics)(mux) // outermost: refusals are logged and counted too
+	// Outermost: the client's address is resolved once, for the log and the
+	// rate limit alike; refusals are logged and counted too.
+	return clientip.Middleware(d.Limits.TrustedProxies)(observe.HTTP(d.Log, d.Metrics)(mux))
 }
 
 func (d Deps) graphQL() http.Handler {

@@ -60,6 +60,7 @@ type opts struct {
 	stmtTimeout time.Duration // 0: none
 	wait        time.Duration // the loaders' window; 0: 2 ms
 	auth        auth.Options  // the user tokens accepted besides HS256 with secret
+	log         *slog.Logger  // nil: discarded
 }
 
 const testOrigin = "https://app.savvysolve.test"
@@ -99,9 +100,12 @@ func buildServer(tb testing.TB, url string, o opts) (*bun.DB, http.Handler, *liv
 	if o.wait == 0 {
 		o.wait = 2 * time.Millisecond
 	}
-	hub := live.New(db, testLog())
+	if o.log == nil {
+		o.log = testLog()
+	}
+	hub := live.New(db, o.log)
 	h := api.New(api.Deps{
-		DB: db, Auth: authn, Live: hub, Log: testLog(), Migrations: dir, LoaderWait: o.wait,
+		DB: db, Auth: authn, Live: hub, Log: o.log, Migrations: dir, LoaderWait: o.wait,
 		AllowedOrigins: o.origins, Production: o.production, Limits: o.limits,
 	})
 	return db, h, hub
