@@ -46,7 +46,9 @@ type Deps struct {
 	PlaygroundHeaders map[string]map[string]string
 	// LoaderWait is how long loaders collect keys (0: the default).
 	LoaderWait time.Duration
-	// AllowedOrigins may open websockets (besides same-origin pages) and make CORS requests.
+	// AllowedOrigins may open websockets (besides same-origin pages) and make
+	// CORS requests; outside production, so may pages on http://localhost:*
+	// and http://127.0.0.1:*.
 	AllowedOrigins []string
 	// Sockets tracks open websockets (may be nil).
 	Sockets *wsconn.Registry

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -44,11 +43,13 @@ func clientKey(ctx context.Context) string {
 	return ip.String()
 }
 
-// cors answers preflights from ALLOWED_ORIGINS (the websocket allowlist) and
-// marks their responses readable. An empty list allows no cross-origin page.
+// cors answers preflights from the allowed origins (the websocket allowlist:
+// ALLOWED_ORIGINS, and local development servers outside production) and
+// marks their responses readable. In production an empty list allows no
+// cross-origin page.
 func (d Deps) cors() *cors.Cors {
 	return cors.New(cors.Options{
-		AllowOriginFunc: func(origin string) bool { return slices.Contains(d.AllowedOrigins, origin) },
+		AllowOriginFunc: d.allowedOrigin,
 		AllowedMethods:  []string{http.MethodGet, http.MethodPost},
 		AllowedHeaders:  []string{"Authorization", "Content-Type"},
 		ExposedHeaders:  []string{"Retry-After"},
