@@ -44,8 +44,8 @@ type Deps struct {
 	Production bool
 	// PlaygroundHeaders are ready Authorization headers offered in the Playground (development only).
 	PlaygroundHeaders map[string]map[string]string
-	// LoaderWait is how long loaders collect keys (0: the default).
-	LoaderWait time.Duration
+	// Loaders tune the dataloaders (Wait: LOADER_WAIT; Observe is set here).
+	Loaders loaders.Options
 	// AllowedOrigins may open websockets (besides same-origin pages) and make
 	// CORS requests; outside production, so may pages on http://localhost:*
 	// and http://127.0.0.1:*.
@@ -65,8 +65,6 @@ type Deps struct {
 	Tracing bool
 	// running holds the turns of plain HTTP requests (Limits.MaxInFlight).
 	running *semaphore.Weighted
-	// NoDataloaders runs every relation load alone: for the benchmark only.
-	NoDataloaders bool
 }
 
 // New returns the server's HTTP handler.
@@ -154,7 +152,8 @@ func (d Deps) graphQL() http.Handler {
 // resolving one event are batched together, so an event costs the same
 // statements whether ten or ten thousand subscribers receive it.
 func (d Deps) perOperation() graphql.OperationMiddleware {
-	opts := loaders.Options{Wait: d.LoaderWait, Observe: d.Metrics.Batch, Disabled: d.NoDataloaders}
+	opts := d.Loaders
+	opts.Observe = d.Metrics.Batch
 	shared := opts
 	shared.NoCache, shared.Detached = true, true
 	live := loaders.New(d.DB, shared)

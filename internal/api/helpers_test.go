@@ -23,6 +23,7 @@ import (
 	"github.com/savvysolve/api/internal/desk"
 	"github.com/savvysolve/api/internal/live"
 	"github.com/savvysolve/api/internal/seed"
+	"github.com/savvysolve/api/loaders"
 	"github.com/savvysolve/api/migrations"
 	"github.com/savvysolve/api/models"
 )
@@ -105,7 +106,7 @@ func buildServer(tb testing.TB, url string, o opts) (*bun.DB, http.Handler, *liv
 	}
 	hub := live.New(db, o.log)
 	h := api.New(api.Deps{
-		DB: db, Auth: authn, Live: hub, Log: o.log, Migrations: dir, LoaderWait: o.wait,
+		DB: db, Auth: authn, Live: hub, Log: o.log, Migrations: dir, Loaders: loaders.Options{Wait: o.wait},
 		AllowedOrigins: o.origins, Production: o.production, Limits: o.limits,
 	})
 	return db, h, hub

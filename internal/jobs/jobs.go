@@ -24,14 +24,26 @@ import (
 	"github.com/savvysolve/api/models"
 )
 
-// Defaults of Config.
+// Defaults of Options and Config.
 const (
+	DefaultWorkers     = 10
 	DefaultRetention   = 30 * 24 * time.Hour
 	DefaultMaxAttempts = 12 // River's backoff (attempt⁴ s) spreads 12 attempts over about 11 hours
 )
 
+// Options are the queue's settings (configuration: JOB_WORKERS, WEBHOOK_RETENTION).
+type Options struct {
+	// Workers is how many jobs run at once (JOB_WORKERS). 0 starts no worker:
+	// the Runner only enqueues (a replica that just receives webhooks).
+	Workers int
+	// Retention is how old applied deliveries and finished jobs get before
+	// the retention job deletes them (WEBHOOK_RETENTION; default 30 days).
+	Retention time.Duration
+}
+
 // Config is what the queue needs.
 type Config struct {
+	Options
 	// DB is the application's database: the workers' SQL runs on it.
 	DB *bun.DB
 	// Pool is River's (fetching, LISTEN, inserting). Give it a direct
@@ -39,12 +51,6 @@ type Config struct {
 	// listens for notifications.
 	Pool *pgxpool.Pool
 	Log  *slog.Logger
-	// Workers is how many jobs run at once (JOB_WORKERS). 0 starts no worker:
-	// the Runner only enqueues (a replica that just receives webhooks).
-	Workers int
-	// Retention is how old applied deliveries and finished jobs get before
-	// the retention job deletes them (WEBHOOK_RETENTION; default 30 days).
-	Retention time.Duration
 	// MaxAttempts bounds the attempts of a webhook job (default 12).
 	MaxAttempts int
 	// RetryPolicy schedules retries; nil is River's (attempt⁴ seconds, with jitter).

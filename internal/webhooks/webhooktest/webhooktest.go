@@ -170,7 +170,7 @@ func New(t testing.TB, o Options) *Env {
 	log := slog.New(logs)
 	counts := &JobCounts{}
 	runner, err := jobs.Start(ctx, jobs.Config{
-		DB: db, Pool: pool, Log: log, Workers: o.Workers, MaxAttempts: o.MaxAttempts,
+		Options: jobs.Options{Workers: o.Workers}, DB: db, Pool: pool, Log: log, MaxAttempts: o.MaxAttempts,
 		RetryPolicy: fastRetry{}, PollInterval: 200 * time.Millisecond, Metrics: counts,
 	})
 	if err != nil {
