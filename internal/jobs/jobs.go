@@ -4,7 +4,9 @@
 // upkeep (solver stats recomputed nightly, retention of old deliveries and
 // finished jobs). A job that keeps failing is logged at every attempt,
 // counted, and finally kept as a discarded job next to its unprocessed
-// delivery: visible, never lost.
+// delivery: visible, never lost. What a delivery changes is the domain's
+// rule (desk.ApplyClerkEvent, desk.ApplyTelnyxEvent): jobs only schedules,
+// retries and gives up.
 package jobs
 
 import (
