@@ -8,6 +8,7 @@
 //	db check           fail when migrations, schema.hcl and the database disagree
 //	db hash            rewrite migrations/atlas.sum after editing a new file by hand
 //	token CLERK_ID     print a development bearer token for a user
+//	schema             print the GraphQL schema (SDL) the server serves
 package main
 
 import (
@@ -39,9 +40,12 @@ func newLogger(env string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, nil))
 }
 
-const usage = `usage: savvysolve [serve | migrate | seed | db diff NAME | db status | db check | db hash | token CLERK_ID]`
+const usage = `usage: savvysolve [serve | migrate | seed | db diff NAME | db status | db check | db hash | token CLERK_ID | schema]`
 
 func run(ctx context.Context, log *slog.Logger, args []string) error {
+	if len(args) > 0 && args[0] == "schema" { // needs no configuration
+		return schemaCmd(os.Stdout, args[1:])
+	}
 	cfg, err := config.Load()
 	if err != nil {
 		return err
