@@ -18,8 +18,11 @@ const auditDir = "testdata/httpaudit"
 // TestGraphQLOverHTTPAudit runs graphql-http's auditServer, the
 // GraphQL-over-HTTP spec's own audit, against the real handler on a real
 // database: every audit must pass, warnings and notices included.
+//
+// Not parallel: it runs before the parallel tests start, so that a Node
+// process and its bursts of requests do not steal the CPU from the tests
+// that measure batching windows and deadlines.
 func TestGraphQLOverHTTPAudit(t *testing.T) {
-	t.Parallel()
 	node := needTool(t, "node")
 	installAudit(t)
 	e := newEnv(t)
