@@ -41,6 +41,7 @@ func TestHTTPStatuses(t *testing.T) {
 		{"ValidationFailure", req{gql: `{ nope }`}, "", 200, 400, "GRAPHQL_VALIDATION_FAILED", false},
 		{"VariableCoercion", req{gql: `query($id: ID!) { ticket(id: $id) { id } }`, vars: map[string]any{"id": nil}}, "", 200, 400, "GRAPHQL_VALIDATION_FAILED", false},
 		{"UnknownOperationName", req{}, `{"query": "query A { __typename }", "operationName": "B"}`, 200, 400, "GRAPHQL_VALIDATION_FAILED", false},
+		{"UnknownPersistedQuery", req{}, `{"extensions": {"persistedQuery": {"version": 1, "sha256Hash": "` + strings.Repeat("a", 64) + `"}}}`, 200, 400, "PERSISTED_QUERY_NOT_FOUND", false},
 		{"PageOutOfRange", req{gql: `{ tickets(first: 101) { totalCount } }`, tok: admin}, "", 200, 400, "BAD_USER_INPUT", false},
 		{"TooComplex", req{gql: heavy, tok: admin}, "", 422, 400, "COMPLEXITY_LIMIT_EXCEEDED", false},
 		{"SubscriptionOverHTTP", req{gql: `subscription { ticketQueue { kind } }`, tok: admin}, "", 400, 400, "BAD_USER_INPUT", false},
