@@ -8,6 +8,7 @@
 //	db check           fail when migrations, schema.hcl and the database disagree
 //	db hash            rewrite migrations/atlas.sum after editing a new file by hand
 //	token CLERK_ID     print a development bearer token for a user
+//	schema             print the GraphQL schema (SDL) the server serves
 package main
 
 import (
@@ -22,30 +23,39 @@ import (
 )
 
 func main() {
-	log := newLogger(os.Getenv("APP_ENV"))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, log, os.Args[1:]); err != nil {
+	if len(os.Args) > 1 && os.Args[1] == "schema" { // needs no configuration
+		if err := schemaCmd(os.Stdout, os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	// A configuration that does not load is reported too, by the logger of
+	// whatever mode it asked for.
+	cfg, err := config.Load()
+	log := newLogger(cfg.Production())
+	if err == nil {
+		err = run(ctx, log, cfg, os.Args[1:])
+	}
+	if err != nil {
 		log.Error(err.Error())
 		stop()
 		os.Exit(1)
 	}
 }
 
-func newLogger(env string) *slog.Logger {
-	if env == "production" {
+func newLogger(production bool) *slog.Logger {
+	if production {
 		return slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, nil))
 }
 
-const usage = `usage: savvysolve [serve | migrate | seed | db diff NAME | db status | db check | db hash | token CLERK_ID]`
+const usage = `usage: savvysolve [serve | migrate | seed | db diff NAME | db status | db check | db hash | token CLERK_ID | schema]`
 
-func run(ctx context.Context, log *slog.Logger, args []string) error {
-	cfg, err := config.Load()
-	if err != nil {
-		return err
-	}
+func run(ctx context.Context, log *slog.Logger, cfg config.Config, args []string) error {
 	cmd := "serve"
 	if len(args) > 0 {
 		cmd, args = args[0], args[1:]

@@ -11,7 +11,6 @@ import (
 	"github.com/savvysolve/api/internal/auth"
 	"github.com/savvysolve/api/internal/desk"
 	"github.com/savvysolve/api/internal/live"
-	"github.com/savvysolve/api/internal/store"
 	"github.com/savvysolve/api/loaders"
 	"github.com/savvysolve/api/models"
 )
@@ -25,18 +24,6 @@ type Resolver struct {
 func viewer(ctx context.Context) auth.Viewer { return auth.ViewerFrom(ctx) }
 
 func load(ctx context.Context) *loaders.Loaders { return loaders.From(ctx) }
-
-// page turns connection arguments into a store page.
-func page(first *int, after *string, def int) store.Page {
-	p := store.Page{First: def}
-	if first != nil {
-		p.First = *first
-	}
-	if after != nil {
-		p.After = *after
-	}
-	return p
-}
 
 func pageInfo(hasNext bool, last string) *model.PageInfo {
 	pi := &model.PageInfo{HasNextPage: hasNext}
@@ -57,6 +44,7 @@ func trim[T any](rows []T, first int) ([]T, bool) {
 func ticketConnection(ctx context.Context, rows []*models.Ticket, total, first int, cursor func(*models.Ticket) string) *model.TicketConnection {
 	rows, more := trim(rows, first)
 	load(ctx).PrimeTickets(ctx, rows)
+	load(ctx).Ahead(ctx, rows)
 	c := &model.TicketConnection{Edges: make([]*model.TicketEdge, len(rows)), TotalCount: total}
 	for i, t := range rows {
 		c.Edges[i] = model.NewEdge(t, cursor)

@@ -12,6 +12,7 @@ import (
 	"github.com/savvysolve/api/graph/model"
 	"github.com/savvysolve/api/internal/desk"
 	"github.com/savvysolve/api/internal/store"
+	"github.com/savvysolve/api/loaders"
 	"github.com/savvysolve/api/models"
 )
 
@@ -38,6 +39,7 @@ func (r *queryResolver) Session(ctx context.Context, id string) (*models.Session
 	}
 	load(ctx).PrimeSessions(ctx, []*models.Session{s})
 	load(ctx).PrimeTickets(ctx, []*models.Ticket{s.Ticket})
+	load(ctx).Ahead(ctx, s)
 	return s, nil
 }
 
@@ -49,23 +51,23 @@ func (r *sessionResolver) Solver(ctx context.Context, obj *models.Session) (*mod
 	return load(ctx).SolverByID.Load(ctx, obj.SolverID)()
 }
 
+func (r *sessionResolver) EarningsCents(ctx context.Context, obj *models.Session) (*int, error) {
+	if !desk.CanSeeEarnings(viewer(ctx), obj.SolverID) {
+		return nil, nil
+	}
+	return obj.Earnings, nil
+}
+
 func (r *sessionResolver) Messages(ctx context.Context, obj *models.Session, first *int, after *string) (*model.SessionMessageConnection, error) {
-	p := page(first, after, 50)
-	if err := desk.CheckFirst(p.First); err != nil {
-		return nil, err
-	}
-	afterSeq := 0
-	if p.After != "" {
-		var err error
-		if afterSeq, err = store.MessageCursorSeq(p.After); err != nil {
-			return nil, err
-		}
-	}
-	rows, err := load(ctx).MessagePage.Load(ctx, store.MessagePage{SessionID: obj.ID, AfterSeq: afterSeq, First: p.First})()
+	k, err := loaders.MessagePageKey(obj.ID, first, after)
 	if err != nil {
 		return nil, err
 	}
-	rows, more := trim(rows, p.First)
+	rows, err := load(ctx).MessagePage.Load(ctx, k)()
+	if err != nil {
+		return nil, err
+	}
+	rows, more := trim(rows, k.First)
 	c := &model.SessionMessageConnection{Edges: make([]*model.SessionMessageEdge, len(rows))}
 	for i, m := range rows {
 		c.Edges[i] = model.NewEdge(m, store.MessageCursor)

@@ -9,8 +9,20 @@ import (
 	"context"
 
 	"github.com/savvysolve/api/graph"
+	"github.com/savvysolve/api/internal/desk"
 	"github.com/savvysolve/api/models"
 )
+
+func (r *userResolver) Email(ctx context.Context, obj *models.User) (*string, error) {
+	return desk.UserEmail(viewer(ctx), obj), nil
+}
+
+func (r *userResolver) Phone(ctx context.Context, obj *models.User) (*string, error) {
+	if !desk.CanSeeUserContact(viewer(ctx), obj) {
+		return nil, nil
+	}
+	return obj.Phone, nil
+}
 
 func (r *userResolver) Solver(ctx context.Context, obj *models.User) (*models.Solver, error) {
 	return load(ctx).SolverByUserID.Load(ctx, obj.ID)()

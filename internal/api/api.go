@@ -22,6 +22,7 @@ import (
 
 	"github.com/savvysolve/api/graph"
 	"github.com/savvysolve/api/internal/auth"
+	"github.com/savvysolve/api/internal/clientip"
 	"github.com/savvysolve/api/internal/database"
 	"github.com/savvysolve/api/internal/desk"
 	"github.com/savvysolve/api/internal/live"
@@ -44,9 +45,11 @@ type Deps struct {
 	Production bool
 	// PlaygroundHeaders are ready Authorization headers offered in the Playground (development only).
 	PlaygroundHeaders map[string]map[string]string
-	// LoaderWait is how long loaders collect keys (0: the default).
-	LoaderWait time.Duration
-	// AllowedOrigins may open websockets (besides same-origin pages) and make CORS requests.
+	// Loaders tune the dataloaders (Wait: LOADER_WAIT; Observe is set here).
+	Loaders loaders.Options
+	// AllowedOrigins may open websockets (besides same-origin pages) and make
+	// CORS requests; outside production, so may pages on http://localhost:*
+	// and http://127.0.0.1:*.
 	AllowedOrigins []string
 	// Sockets tracks open websockets and SSE streams (may be nil).
 	Sockets *wsconn.Registry
@@ -63,8 +66,6 @@ type Deps struct {
 	Tracing bool
 	// running holds the turns of plain HTTP requests (Limits.MaxInFlight).
 	running *semaphore.Weighted
-	// NoDataloaders runs every relation load alone: for the benchmark only.
-	NoDataloaders bool
 }
 
 // New returns the server's HTTP handler.
@@ -84,7 +85,7 @@ func New(d Deps) http.Handler {
 	gql := d.Auth.Middleware(d.Log)(d.graphQL())
 	plain := d.cors().Handler(d.plainHTTP(gql))
 	events := d.cors().Handler(d.eventStream(gql))
-	mux.Handle("/graphql", d.withClientIP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/graphql", func(w http.ResponseWriter, r *http.Request) {
 		switch {
 		case r.Method == http.MethodGet && websocket.IsWebSocketUpgrade(r):
 			gql.ServeHTTP(w, r)
@@ -93,7 +94,7 @@ func New(d Deps) http.Handler {
 		default:
 			plain.ServeHTTP(w, r)
 		}
-	})))
+	})
 	if d.Webhooks != nil { // signed by their senders: no CORS, no user auth
 		mux.Handle("POST /webhooks/", d.Webhooks)
 	}
@@ -106,7 +107,9 @@ func New(d Deps) http.Handler {
 		opts.HeaderSets = d.PlaygroundHeaders
 	}
 	mux.Handle("GET /{$}", playground.Handler("SavvySolve API", "/graphql", opts))
-	return observe.HTTP(d.Log, d.Metrics)(mux) // outermost: refusals are logged and counted too
+	// Outermost: the client's address is resolved once, for the log and the
+	// rate limit alike; refusals are logged and counted too.
+	return clientip.Middleware(d.Limits.TrustedProxies)(observe.HTTP(d.Log, d.Metrics)(mux))
 }
 
 func (d Deps) graphQL() http.Handler {
@@ -129,8 +132,7 @@ func (d Deps) graphQL() http.Handler {
 		Pool:         pool,
 	})
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(httpTransport{}) // GET and POST, by the GraphQL-over-HTTP specification
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(d.Limits.MaxFields * tokensPerField)
 	srv.SetDisableSuggestion(d.Production)
@@ -141,6 +143,7 @@ func (d Deps) graphQL() http.Handler {
 	// In this order: cheap refusals first; the complexity walk is bounded by
 	// the guard's field count; only operations that may run take a token.
 	srv.Use(guard{maxDepth: d.Limits.MaxDepth, maxFields: d.Limits.MaxFields, production: d.Production})
+	srv.Use(textGuard{})
 	srv.Use(extension.FixedComplexityLimit(d.Limits.MaxComplexity))
 	srv.Use(newRateLimit(d.Limits))
 	srv.Use(line{running: d.running, timeout: d.Limits.RequestTimeout, metrics: d.Metrics})
@@ -162,7 +165,8 @@ func (d Deps) graphQL() http.Handler {
 // resolving one event are batched together, so an event costs the same
 // statements whether ten or ten thousand subscribers receive it.
 func (d Deps) perOperation() graphql.OperationMiddleware {
-	opts := loaders.Options{Wait: d.LoaderWait, Observe: d.Metrics.Batch, Disabled: d.NoDataloaders}
+	opts := d.Loaders
+	opts.Observe = d.Metrics.Batch
 	shared := opts
 	shared.NoCache, shared.Detached = true, true
 	live := loaders.New(d.DB, shared)

@@ -17,7 +17,7 @@ import (
 	"github.com/savvysolve/api/graph"
 	"github.com/savvysolve/api/graph/model"
 	"github.com/savvysolve/api/internal/apperr"
-	"github.com/savvysolve/api/internal/desk"
+	"github.com/savvysolve/api/internal/page"
 	"github.com/savvysolve/api/models"
 )
 
@@ -92,8 +92,9 @@ func (l Limits) withDefaults() Limits {
 }
 
 func init() {
-	// Refusals for size answer like validation errors: HTTP 422 (400 with
-	// application/graphql-response+json), an "error" message on websockets.
+	// Refusals for size answer like validation errors on websockets (an
+	// "error" message); over HTTP, httpTransport answers them 422 (400 with
+	// application/graphql-response+json).
 	errcode.RegisterErrorType(string(apperr.TooComplex), errcode.KindProtocol)
 }
 
@@ -120,7 +121,7 @@ func paged(child int, first *int, def int) int {
 	if first != nil {
 		n = *first
 	}
-	return 1 + times(min(max(n, 1), desk.MaxPage), child)
+	return 1 + times(min(max(n, 1), page.Max), child)
 }
 
 func unpaged(child int) int { return 1 + times(unpagedListSize, child) }
@@ -138,7 +139,7 @@ func times(n, child int) int {
 // guard refuses, before any resolver runs (and before the complexity is
 // computed), operations that a client may not send: subscriptions over plain
 // HTTP, mutations over GET, introspection in production, too deep or too wide selections, and pages
-// outside 0..desk.MaxPage.
+// outside 0..page.Max.
 type guard struct {
 	maxDepth, maxFields int
 	production          bool
@@ -219,7 +220,7 @@ func (w *walker) field(f *ast.Field, depth int, introspection bool) {
 		return
 	}
 	if f.Definition != nil && f.Definition.Arguments.ForName("first") != nil && !w.firstInRange(f) {
-		w.err = refusal(apperr.BadUserInput, "first", f.Position, "first must be between 0 and %d", desk.MaxPage)
+		w.err = refusal(apperr.BadUserInput, "first", f.Position, "first must be between 0 and %d", page.Max)
 		return
 	}
 	w.walk(f.SelectionSet, depth+1, introspection)
@@ -247,7 +248,7 @@ func (w *walker) firstInRange(f *ast.Field) bool {
 	case int64:
 		n = t
 	case float64:
-		if t != math.Trunc(t) || math.Abs(t) > desk.MaxPage+1 {
+		if t != math.Trunc(t) || math.Abs(t) > page.Max+1 {
 			return false
 		}
 		n = int64(t)
@@ -258,7 +259,7 @@ func (w *walker) firstInRange(f *ast.Field) bool {
 	default:
 		return false
 	}
-	return n >= 0 && n <= desk.MaxPage
+	return n >= 0 && n <= page.Max
 }
 
 // refusal is an error of the operation as a whole, with its code (and the

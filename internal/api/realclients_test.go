@@ -58,8 +58,10 @@ var (
 // or headers, default retries), follow a chat across several token expiries
 // (tokens live 2 s) while a sender posts steadily: every message arrives
 // exactly once, in order.
+//
+// Not parallel with the other tests (its two clients run beside each other):
+// Node beside timing-sensitive tests would slow them, as for the HTTP audit.
 func TestRealClients(t *testing.T) {
-	t.Parallel()
 	dir := jsClients(t)
 	for _, mode := range []string{"ws", "sse"} {
 		t.Run(mode, func(t *testing.T) {

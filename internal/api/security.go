@@ -3,86 +3,34 @@ package api
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
 	"net/netip"
-	"net/url"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/rs/cors"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/savvysolve/api/internal/apperr"
 	"github.com/savvysolve/api/internal/auth"
+	"github.com/savvysolve/api/internal/clientip"
 	"github.com/savvysolve/api/internal/wsconn"
 )
 
 type ctxKey int
 
 const (
-	clientIPKey ctxKey = iota
-	methodKey
+	methodKey ctxKey = iota
 	replyKey
 )
-
-// withClientIP puts the client's address into the request's context: the
-// peer's, or, when the peer is a trusted proxy, the rightmost address of
-// X-Forwarded-For that is not a trusted proxy. A client that talks to the
-// server directly cannot choose its address with a header.
-func (d Deps) withClientIP(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ip := clientIP(r, d.Limits.TrustedProxies)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientIPKey, ip)))
-	})
-}
-
-func clientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
-	ip := parseAddr(r.RemoteAddr)
-	if !trustedAddr(ip, trusted) {
-		return ip
-	}
-	var hops []string
-	for _, h := range r.Header.Values("X-Forwarded-For") {
-		hops = append(hops, strings.Split(h, ",")...)
-	}
-	for i := len(hops) - 1; i >= 0; i-- {
-		hop := parseAddr(strings.TrimSpace(hops[i]))
-		if !hop.IsValid() {
-			break // a garbled chain: trust nothing left of it
-		}
-		if !trustedAddr(hop, trusted) {
-			return hop
-		}
-		ip = hop
-	}
-	return ip
-}
-
-// parseAddr reads "addr", "addr:port" or "[addr]:port"; IPv4-mapped IPv6
-// addresses become IPv4. It returns the zero Addr for anything else.
-func parseAddr(s string) netip.Addr {
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap.Addr().Unmap()
-	}
-	a, _ := netip.ParseAddr(strings.Trim(s, "[]"))
-	return a.Unmap()
-}
-
-func trustedAddr(a netip.Addr, trusted []netip.Prefix) bool {
-	return a.IsValid() && slices.ContainsFunc(trusted, func(p netip.Prefix) bool { return p.Contains(a) })
-}
 
 // clientKey is the key of the context's client for rate limiting: its IPv4
 // address, or its IPv6 /64 (one subscriber's usual allocation).
 func clientKey(ctx context.Context) string {
-	ip, _ := ctx.Value(clientIPKey).(netip.Addr)
+	ip := clientip.From(ctx)
 	switch {
 	case !ip.IsValid():
 		return "unknown"
@@ -92,11 +40,13 @@ func clientKey(ctx context.Context) string {
 	return ip.String()
 }
 
-// cors answers preflights from ALLOWED_ORIGINS (the websocket allowlist) and
-// marks their responses readable. An empty list allows no cross-origin page.
+// cors answers preflights from the allowed origins (the websocket allowlist:
+// ALLOWED_ORIGINS, and local development servers outside production) and
+// marks their responses readable. In production an empty list allows no
+// cross-origin page.
 func (d Deps) cors() *cors.Cors {
 	return cors.New(cors.Options{
-		AllowOriginFunc: func(origin string) bool { return slices.Contains(d.AllowedOrigins, origin) },
+		AllowOriginFunc: d.allowedOrigin,
 		AllowedMethods:  []string{http.MethodGet, http.MethodPost},
 		AllowedHeaders:  []string{"Authorization", "Content-Type"},
 		ExposedHeaders:  []string{"Retry-After"},
@@ -107,18 +57,13 @@ func (d Deps) cors() *cors.Cors {
 // plainHTTP guards GraphQL over plain HTTP (websocket upgrades never come
 // here): POST bodies must be application/json (a browser preflights those, so
 // a foreign page cannot post them: no CSRF through forms or text/plain), at
-// most MaxBodyBytes (413, nothing read past the limit); GET parameters must
-// decode; other methods are refused. The request gets its deadline, and the
+// most MaxBodyBytes (413, nothing read past the limit); other methods are
+// refused (httpTransport then reads the parameters). The request gets its deadline, and the
 // extensions a way to set the response's status and headers.
 func (d Deps) plainHTTP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		deadline := time.Now().Add(d.Limits.RequestTimeout)
 		switch r.Method {
-		case http.MethodGet:
-			if msg := badQueryString(r.URL.RawQuery); msg != "" {
-				writeError(w, http.StatusBadRequest, apperr.New(apperr.BadUserInput, "%s", msg))
-				return
-			}
 		case http.MethodPost:
 			if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
 				writeError(w, http.StatusUnsupportedMediaType, apperr.New(apperr.BadUserInput,
@@ -130,7 +75,7 @@ func (d Deps) plainHTTP(next http.Handler) http.Handler {
 				return
 			}
 			r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
-		case http.MethodOptions, http.MethodHead:
+		case http.MethodGet, http.MethodOptions, http.MethodHead:
 		default:
 			w.Header().Set("Allow", "GET, POST, OPTIONS")
 			writeError(w, http.StatusMethodNotAllowed, apperr.New(apperr.BadUserInput, "use GET or POST"))
@@ -215,26 +160,6 @@ func (d Deps) readBody(w http.ResponseWriter, r *http.Request, deadline time.Tim
 	return body, true
 }
 
-// badQueryString says what is wrong with a GET request's parameters, the way
-// gqlgen's GET transport would find it (it answers those without a code).
-func badQueryString(raw string) string {
-	q, err := url.ParseQuery(raw)
-	if err != nil {
-		return "the query string is malformed"
-	}
-	for _, k := range []string{"variables", "extensions"} {
-		if v := q.Get(k); v != "" {
-			var m map[string]any
-			dec := json.NewDecoder(strings.NewReader(v))
-			dec.UseNumber()
-			if dec.Decode(&m) != nil {
-				return k + " must be a JSON object"
-			}
-		}
-	}
-	return ""
-}
-
 // admit waits for a turn to run (Limits.MaxInFlight): a request's resolvers
 // run on many goroutines and its loaders batch the keys that arrive within a
 // short window, so when more requests run than the CPUs can serve, every
@@ -254,7 +179,7 @@ func (d Deps) admit(ctx context.Context, w http.ResponseWriter) bool {
 	d.Metrics.Waited(time.Since(start))
 	if err != nil {
 		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, apperr.New(apperr.Internal, "the server is busy; try again"))
+		writeError(w, http.StatusServiceUnavailable, apperr.New(apperr.Unavailable, "the server is busy; try again"))
 		return false
 	}
 	return true
@@ -303,52 +228,22 @@ func methodFrom(ctx context.Context) string {
 	return m
 }
 
-// Prefixes of gqlgen's POST transport messages. The first quotes the whole
-// body it could not decode: never send that back (it may carry a token).
-const (
-	undecodableBody = "json request body could not be decoded"
-	unreadableBody  = "could not read request body"
-)
-
-// presenter is presentError with what plain HTTP adds: gqlgen's transport
-// messages replaced, and deadlines (the request's or the database's
+// presenter is presentError with what plain HTTP adds: deadlines (the request's or the database's
 // statement_timeout) answered without driver text.
 func (d Deps) presenter() graphql.ErrorPresenterFunc {
 	base := presentError(d.Log)
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		var ge *gqlerror.Error
-		if errors.As(err, &ge) && ge.Err == nil { // gqlgen's own, or the extensions'
-			switch {
-			case strings.HasPrefix(ge.Message, undecodableBody):
-				return refusal(apperr.BadUserInput, "", nil, "the request body is not a GraphQL request in JSON")
-			case strings.HasPrefix(ge.Message, unreadableBody):
-				return refusal(apperr.BadUserInput, "", nil, "the request body could not be read")
-			}
+		if errors.As(err, &ge) && ge.Err == nil { // gqlgen's own, the transport's or the extensions'
 			return base(ctx, err)
 		}
 		// Past the request's deadline, an internal error is the deadline's
-		// doing, whatever the layer that met it made of it.
-		// (The store answers a statement_timeout it sees itself.)
-		msg := ""
-		switch {
-		case apperr.CodeOf(err) != apperr.Internal:
-		case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
-			msg = "the request took too long"
-		case statementTimeout(err):
-			msg = "the database took too long"
-		}
-		if msg != "" {
-			gerr := graphql.DefaultErrorPresenter(ctx, err)
-			d.Log.WarnContext(ctx, msg, "err", err, "path", gerr.Path.String())
-			gerr.Message = msg
-			gerr.Extensions = map[string]any{"code": string(apperr.Internal)}
-			return gerr
+		// doing, whatever the layer that met it made of it. (The store
+		// answers a statement_timeout it sees itself.)
+		if c := apperr.CodeOf(err); (c == apperr.Internal || c == apperr.Unavailable) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			d.Log.WarnContext(ctx, "the request took too long", "err", err)
+			err = apperr.Deadline
 		}
 		return base(ctx, err)
 	}
-}
-
-func statementTimeout(err error) bool {
-	var pg *pgconn.PgError
-	return errors.As(err, &pg) && pg.Code == "57014"
 }

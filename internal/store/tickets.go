@@ -6,6 +6,8 @@ import (
 	"errors"
 	"time"
 
+	"github.com/savvysolve/api/internal/page"
+
 	"github.com/uptrace/bun"
 
 	"github.com/savvysolve/api/models"
@@ -73,39 +75,39 @@ func escapeLike(s string) string {
 }
 
 // Tickets lists the tickets that match f, newest first.
-func Tickets(ctx context.Context, db DB, f TicketFilter, p Page) (page []*models.Ticket, total int, err error) {
+func Tickets(ctx context.Context, db DB, f TicketFilter, p page.Request) (rows []*models.Ticket, total int, err error) {
 	if total, err = count(ctx, db.NewSelect().Model((*models.Ticket)(nil)).Apply(f.apply)); err != nil {
 		return nil, 0, mapErr(err, "ticket")
 	}
 	q := db.NewSelect().
-		Model(&page).
+		Model(&rows).
 		Apply(f.apply).
 		OrderExpr("t.created_at DESC, t.id DESC").
 		Limit(int64(p.First + 1))
 	if p.After != "" {
 		var at time.Time
 		var id string
-		if err := decodeCursor(p.After, &at, &id); err != nil {
+		if err := page.Decode("after", p.After, &at, &id); err != nil {
 			return nil, 0, err
 		}
 		q = q.Where("(t.created_at, t.id) < (?, ?::uuid)", at, id)
 	}
 	err = q.Scan(ctx)
-	return page, total, mapErr(err, "ticket")
+	return rows, total, mapErr(err, "ticket")
 }
 
 // TicketCursor is the cursor of t in Tickets.
-func TicketCursor(t *models.Ticket) string { return EncodeCursor(t.CreatedAt, t.ID) }
+func TicketCursor(t *models.Ticket) string { return page.Cursor(t.CreatedAt, t.ID) }
 
 // Queue lists PENDING tickets, most urgent first, then oldest first (the
 // partial index tickets_queue_idx serves exactly this order).
-func Queue(ctx context.Context, db DB, p Page) (page []*models.Ticket, total int, err error) {
+func Queue(ctx context.Context, db DB, p page.Request) (rows []*models.Ticket, total int, err error) {
 	pending := func(q *bun.SelectQuery) *bun.SelectQuery { return q.Where("t.status = 'pending'") }
 	if total, err = count(ctx, db.NewSelect().Model((*models.Ticket)(nil)).Apply(pending)); err != nil {
 		return nil, 0, mapErr(err, "ticket")
 	}
 	q := db.NewSelect().
-		Model(&page).
+		Model(&rows).
 		Apply(pending).
 		OrderExpr("t.urgency DESC, t.created_at, t.id").
 		Limit(int64(p.First + 1))
@@ -113,18 +115,18 @@ func Queue(ctx context.Context, db DB, p Page) (page []*models.Ticket, total int
 		var urgency models.Urgency
 		var at time.Time
 		var id string
-		if err := decodeCursor(p.After, &urgency, &at, &id); err != nil {
+		if err := page.Decode("after", p.After, &urgency, &at, &id); err != nil {
 			return nil, 0, err
 		}
 		q = q.Where("(t.urgency < ?::urgency OR (t.urgency = ?::urgency AND (t.created_at, t.id) > (?, ?::uuid)))",
 			urgency, urgency, at, id)
 	}
 	err = q.Scan(ctx)
-	return page, total, mapErr(err, "ticket")
+	return rows, total, mapErr(err, "ticket")
 }
 
 // QueueCursor is the cursor of t in Queue.
-func QueueCursor(t *models.Ticket) string { return EncodeCursor(t.Urgency, t.CreatedAt, t.ID) }
+func QueueCursor(t *models.Ticket) string { return page.Cursor(t.Urgency, t.CreatedAt, t.ID) }
 
 // TicketsByIDs returns the tickets with the given ids, in no particular order.
 func TicketsByIDs(ctx context.Context, db DB, ids []string) ([]*models.Ticket, error) {

@@ -87,12 +87,20 @@ func TestHalfOpenDropped(t *testing.T) {
 	waitLen(t, reg, 0)
 }
 
-// TestLivePeerKept: a peer that reads (and so answers pings) stays connected.
+// TestLivePeerKept: a peer that reads (and so answers pings) stays
+// connected: it is still there after answering five pings, well past the
+// two missed pings that would end it.
 func TestLivePeerKept(t *testing.T) {
 	t.Parallel()
 	reg := wsconn.NewRegistry()
 	srv := serve(t, &wsconn.Transport{PingInterval: 50 * time.Millisecond, Open: reg})
 	c := handshake(t, srv)
+	pings := make(chan struct{}, 16)
+	c.SetPingHandler(func(data string) error {
+		err := c.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+		pings <- struct{}{}
+		return err
+	})
 	ended := make(chan error, 1)
 	go func() {
 		for {
@@ -102,10 +110,14 @@ func TestLivePeerKept(t *testing.T) {
 			}
 		}
 	}()
-	select {
-	case err := <-ended:
-		t.Fatalf("a live peer was disconnected: %v", err)
-	case <-time.After(500 * time.Millisecond):
+	for i := range 5 {
+		select {
+		case <-pings:
+		case err := <-ended:
+			t.Fatalf("a live peer was disconnected after %d pings: %v", i, err)
+		case <-time.After(3 * time.Second):
+			t.Fatalf("ping %d never came", i+1)
+		}
 	}
 	if reg.Len() != 1 {
 		t.Fatalf("%d connections registered", reg.Len())
