@@ -450,6 +450,18 @@ func (fc *fanConn) connect(ctx context.Context, d websocket.Dialer, url, token s
 		}
 	}
 	c.SetReadDeadline(time.Time{})
+	// Answer the server's pings with time to spare: gorilla's own handler
+	// gives its pong one second, which a CPU-starved harness can miss, and
+	// then drops the socket itself.
+	c.SetPingHandler(func(data string) error {
+		fc.wmu.Lock()
+		defer fc.wmu.Unlock()
+		err := c.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(15*time.Second))
+		if errors.Is(err, websocket.ErrCloseSent) {
+			return nil
+		}
+		return err
+	})
 	fc.c = c
 	return nil
 }
