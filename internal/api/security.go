@@ -48,7 +48,7 @@ func (d Deps) cors() *cors.Cors {
 	return cors.New(cors.Options{
 		AllowOriginFunc: d.allowedOrigin,
 		AllowedMethods:  []string{http.MethodGet, http.MethodPost},
-		AllowedHeaders:  []string{"Authorization", "Content-Type"},
+		AllowedHeaders:  []string{"Authorization", "Content-Type", "Last-Event-ID"}, // Last-Event-ID: SSE resume
 		ExposedHeaders:  []string{"Retry-After"},
 		MaxAge:          600,
 	})

@@ -441,6 +441,10 @@ func TestCORS(t *testing.T) {
 		w.Header().Get("Access-Control-Allow-Credentials") != "" {
 		t.Fatalf("allowed origin: %d %v", w.Code, w.Header())
 	}
+	// An SSE client resuming sends Last-Event-ID.
+	if w := preflight(e.h, testOrigin, "authorization,content-type,last-event-id"); w.Header().Get("Access-Control-Allow-Headers") != "authorization,content-type,last-event-id" {
+		t.Fatalf("SSE resume: %d %v", w.Code, w.Header())
+	}
 	for _, c := range []struct{ origin, headers string }{
 		{"https://evil.example", "content-type"},
 		{testOrigin, "content-type,x-custom"},
