@@ -7,6 +7,7 @@ package resolvers
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/savvysolve/api/graph"
 	"github.com/savvysolve/api/graph/model"
@@ -41,6 +42,10 @@ func (r *queryResolver) Session(ctx context.Context, id string) (*models.Session
 	return s, nil
 }
 
+func (r *queryResolver) Sessions(ctx context.Context, filter *model.SessionFilter, first *int, after *string) (*model.SessionConnection, error) {
+	panic(fmt.Errorf("not implemented: Sessions - sessions"))
+}
+
 func (r *sessionResolver) Ticket(ctx context.Context, obj *models.Session) (*models.Ticket, error) {
 	return load(ctx).TicketByID.Load(ctx, obj.TicketID)()
 }
@@ -49,7 +54,7 @@ func (r *sessionResolver) Solver(ctx context.Context, obj *models.Session) (*mod
 	return load(ctx).SolverByID.Load(ctx, obj.SolverID)()
 }
 
-func (r *sessionResolver) Messages(ctx context.Context, obj *models.Session, first *int, after *string) (*model.SessionMessageConnection, error) {
+func (r *sessionResolver) Messages(ctx context.Context, obj *models.Session, first *int, after *string, last *int, before *string) (*model.SessionMessageConnection, error) {
 	p := page(first, after, 50)
 	if err := desk.CheckFirst(p.First); err != nil {
 		return nil, err
@@ -106,6 +111,10 @@ func (r *sessionMessageResolver) Author(ctx context.Context, obj *models.Session
 		return obj.Author, nil
 	}
 	return load(ctx).UserByID.Load(ctx, *obj.AuthorID)()
+}
+
+func (r *subscriptionResolver) SessionUpdated(ctx context.Context, sessionID string) (<-chan *models.Session, error) {
+	panic(fmt.Errorf("not implemented: SessionUpdated - sessionUpdated"))
 }
 
 func (r *Resolver) Session() graph.SessionResolver { return &sessionResolver{r} }

@@ -7,6 +7,7 @@ package resolvers
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/savvysolve/api/graph"
 	"github.com/savvysolve/api/graph/model"
@@ -17,6 +18,14 @@ import (
 
 func (r *mutationResolver) UpdateSolverStatus(ctx context.Context, solverID string, status models.SolverStatus) (*models.Solver, error) {
 	return r.Desk.UpdateSolverStatus(ctx, solverID, status)
+}
+
+func (r *mutationResolver) ApplyAsSolver(ctx context.Context, input model.SolverApplicationInput) (*models.Solver, error) {
+	panic(fmt.Errorf("not implemented: ApplyAsSolver - applyAsSolver"))
+}
+
+func (r *mutationResolver) SetMyAvailability(ctx context.Context, available bool) (*models.Solver, error) {
+	panic(fmt.Errorf("not implemented: SetMyAvailability - setMyAvailability"))
 }
 
 func (r *queryResolver) Solver(ctx context.Context, id string) (*models.Solver, error) {
@@ -58,6 +67,10 @@ func (r *solverResolver) Ratings(ctx context.Context, obj *models.Solver, first 
 	}
 	c.PageInfo = pageInfo(more, lastCursor(rows, store.RatingCursor))
 	return c, nil
+}
+
+func (r *solverResolver) Sessions(ctx context.Context, obj *models.Solver, first *int, after *string) (*model.SessionConnection, error) {
+	panic(fmt.Errorf("not implemented: Sessions - sessions"))
 }
 
 func (r *Resolver) Solver() graph.SolverResolver { return &solverResolver{r} }

@@ -7,6 +7,7 @@ package resolvers
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/savvysolve/api/graph"
 	"github.com/savvysolve/api/models"
@@ -14,6 +15,14 @@ import (
 
 func (r *callLogResolver) Session(ctx context.Context, obj *models.CallLog) (*models.Session, error) {
 	return optionalSession(ctx, obj.SessionID)
+}
+
+func (r *mutationResolver) StartScreenShare(ctx context.Context, sessionID string, provider string, joinURL *string) (*models.ScreenShareSession, error) {
+	panic(fmt.Errorf("not implemented: StartScreenShare - startScreenShare"))
+}
+
+func (r *mutationResolver) EndScreenShare(ctx context.Context, id string) (*models.ScreenShareSession, error) {
+	panic(fmt.Errorf("not implemented: EndScreenShare - endScreenShare"))
 }
 
 func (r *screenShareSessionResolver) Session(ctx context.Context, obj *models.ScreenShareSession) (*models.Session, error) {

@@ -7,6 +7,7 @@ package resolvers
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/savvysolve/api/graph"
 	"github.com/savvysolve/api/graph/model"
@@ -25,6 +26,18 @@ func (r *mutationResolver) CancelTicket(ctx context.Context, ticketID string, re
 
 func (r *mutationResolver) RefundTicket(ctx context.Context, ticketID string, reason *string) (*models.Ticket, error) {
 	return r.Desk.RefundTicket(ctx, ticketID, reason)
+}
+
+func (r *mutationResolver) ReleaseTicket(ctx context.Context, ticketID string, reason *string) (*models.Ticket, error) {
+	panic(fmt.Errorf("not implemented: ReleaseTicket - releaseTicket"))
+}
+
+func (r *mutationResolver) ReassignTicket(ctx context.Context, ticketID string, solverID string) (*models.Ticket, error) {
+	panic(fmt.Errorf("not implemented: ReassignTicket - reassignTicket"))
+}
+
+func (r *mutationResolver) LinkTicket(ctx context.Context, accessToken string) (*models.Ticket, error) {
+	panic(fmt.Errorf("not implemented: LinkTicket - linkTicket"))
 }
 
 func (r *queryResolver) Ticket(ctx context.Context, id string) (*models.Ticket, error) {
@@ -108,6 +121,14 @@ func (r *ticketResolver) SmsLogs(ctx context.Context, obj *models.Ticket) ([]*mo
 		logs = []*models.SmsLog{}
 	}
 	return logs, err
+}
+
+func (r *ticketResolver) CallLogs(ctx context.Context, obj *models.Ticket) ([]*models.CallLog, error) {
+	panic(fmt.Errorf("not implemented: CallLogs - callLogs"))
+}
+
+func (r *ticketResolver) StatusReason(ctx context.Context, obj *models.Ticket) (*string, error) {
+	panic(fmt.Errorf("not implemented: StatusReason - statusReason"))
 }
 
 func (r *Resolver) Ticket() graph.TicketResolver { return &ticketResolver{r} }

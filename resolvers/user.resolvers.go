@@ -7,10 +7,20 @@ package resolvers
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/savvysolve/api/graph"
+	"github.com/savvysolve/api/graph/model"
 	"github.com/savvysolve/api/models"
 )
+
+func (r *mutationResolver) SetUserRole(ctx context.Context, userID string, role models.UserRole) (*models.User, error) {
+	panic(fmt.Errorf("not implemented: SetUserRole - setUserRole"))
+}
+
+func (r *queryResolver) Users(ctx context.Context, role *models.UserRole, search *string, first *int, after *string) (*model.UserConnection, error) {
+	panic(fmt.Errorf("not implemented: Users - users"))
+}
 
 func (r *userResolver) Solver(ctx context.Context, obj *models.User) (*models.Solver, error) {
 	return load(ctx).SolverByUserID.Load(ctx, obj.ID)()
