@@ -38,10 +38,12 @@ func page(first *int, after *string, def int) store.Page {
 	return p
 }
 
-func pageInfo(hasNext bool, last string) *model.PageInfo {
-	pi := &model.PageInfo{HasNextPage: hasNext}
-	if last != "" {
-		pi.EndCursor = &last
+// pageInfo is the PageInfo of a page of rows (the page exactly: trimmed).
+func pageInfo[T any](rows []T, cursor func(T) string, hasPrevious, hasNext bool) *model.PageInfo {
+	pi := &model.PageInfo{HasPreviousPage: hasPrevious, HasNextPage: hasNext}
+	if len(rows) > 0 {
+		first, last := cursor(rows[0]), cursor(rows[len(rows)-1])
+		pi.StartCursor, pi.EndCursor = &first, &last
 	}
 	return pi
 }
@@ -54,23 +56,27 @@ func trim[T any](rows []T, first int) ([]T, bool) {
 	return rows, false
 }
 
-func ticketConnection(ctx context.Context, rows []*models.Ticket, total, first int, cursor func(*models.Ticket) string) *model.TicketConnection {
+func ticketConnection(ctx context.Context, rows []*models.Ticket, sp store.Span, first int, cursor func(*models.Ticket) string) *model.TicketConnection {
 	rows, more := trim(rows, first)
 	load(ctx).PrimeTickets(ctx, rows)
-	c := &model.TicketConnection{Edges: make([]*model.TicketEdge, len(rows)), TotalCount: total}
+	c := &model.TicketConnection{Edges: make([]*model.TicketEdge, len(rows)), TotalCount: sp.Total}
 	for i, t := range rows {
 		c.Edges[i] = model.NewEdge(t, cursor)
 	}
-	c.PageInfo = pageInfo(more, lastCursor(rows, cursor))
+	c.PageInfo = pageInfo(rows, cursor, sp.Previous, more)
 	return c
 }
 
-// lastCursor is the cursor of the last row, "" without rows.
-func lastCursor[T any](rows []T, cursor func(T) string) string {
-	if len(rows) == 0 {
-		return ""
+// sessionConnection is a page of sessions (rows may hold the extra row).
+func sessionConnection(ctx context.Context, rows []*models.Session, sp store.Span, first int) *model.SessionConnection {
+	rows, more := trim(rows, first)
+	load(ctx).PrimeSessions(ctx, rows)
+	c := &model.SessionConnection{Edges: make([]*model.SessionEdge, len(rows)), TotalCount: sp.Total}
+	for i, s := range rows {
+		c.Edges[i] = model.NewEdge(s, store.SessionCursor)
 	}
-	return cursor(rows[len(rows)-1])
+	c.PageInfo = pageInfo(rows, store.SessionCursor, sp.Previous, more)
+	return c
 }
 
 // visibleTicket loads a ticket the viewer may see; NOT_FOUND otherwise.

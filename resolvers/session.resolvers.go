@@ -7,7 +7,6 @@ package resolvers
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/savvysolve/api/graph"
 	"github.com/savvysolve/api/graph/model"
@@ -43,7 +42,16 @@ func (r *queryResolver) Session(ctx context.Context, id string) (*models.Session
 }
 
 func (r *queryResolver) Sessions(ctx context.Context, filter *model.SessionFilter, first *int, after *string) (*model.SessionConnection, error) {
-	panic(fmt.Errorf("not implemented: Sessions - sessions"))
+	var f store.SessionFilter
+	if filter != nil {
+		f = store.SessionFilter{SolverID: filter.SolverID, Active: filter.Active, StartedAfter: filter.StartedAfter, StartedBefore: filter.StartedBefore}
+	}
+	p := page(first, after, 20)
+	rows, sp, err := r.Desk.Sessions(ctx, f, p)
+	if err != nil {
+		return nil, err
+	}
+	return sessionConnection(ctx, rows, sp, p.First), nil
 }
 
 func (r *sessionResolver) Ticket(ctx context.Context, obj *models.Session) (*models.Ticket, error) {
@@ -55,27 +63,19 @@ func (r *sessionResolver) Solver(ctx context.Context, obj *models.Session) (*mod
 }
 
 func (r *sessionResolver) Messages(ctx context.Context, obj *models.Session, first *int, after *string, last *int, before *string) (*model.SessionMessageConnection, error) {
-	p := page(first, after, 50)
-	if err := desk.CheckFirst(p.First); err != nil {
-		return nil, err
-	}
-	afterSeq := 0
-	if p.After != "" {
-		var err error
-		if afterSeq, err = store.MessageCursorSeq(p.After); err != nil {
-			return nil, err
-		}
-	}
-	rows, err := load(ctx).MessagePage.Load(ctx, store.MessagePage{SessionID: obj.ID, AfterSeq: afterSeq, First: p.First})()
+	k, err := desk.MessagePage(obj.ID, first, after, last, before)
 	if err != nil {
 		return nil, err
 	}
-	rows, more := trim(rows, p.First)
-	c := &model.SessionMessageConnection{Edges: make([]*model.SessionMessageEdge, len(rows))}
-	for i, m := range rows {
+	w, err := load(ctx).MessagePage.Load(ctx, k)()
+	if err != nil {
+		return nil, err
+	}
+	c := &model.SessionMessageConnection{Edges: make([]*model.SessionMessageEdge, len(w.Messages))}
+	for i, m := range w.Messages {
 		c.Edges[i] = model.NewEdge(m, store.MessageCursor)
 	}
-	c.PageInfo = pageInfo(more, lastCursor(rows, store.MessageCursor))
+	c.PageInfo = pageInfo(w.Messages, store.MessageCursor, w.HasPrevious, w.HasNext)
 	return c, nil
 }
 
@@ -114,7 +114,7 @@ func (r *sessionMessageResolver) Author(ctx context.Context, obj *models.Session
 }
 
 func (r *subscriptionResolver) SessionUpdated(ctx context.Context, sessionID string) (<-chan *models.Session, error) {
-	panic(fmt.Errorf("not implemented: SessionUpdated - sessionUpdated"))
+	return r.Live.SessionUpdated(ctx, sessionID)
 }
 
 func (r *Resolver) Session() graph.SessionResolver { return &sessionResolver{r} }

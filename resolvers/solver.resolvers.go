@@ -7,7 +7,6 @@ package resolvers
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/savvysolve/api/graph"
 	"github.com/savvysolve/api/graph/model"
@@ -21,11 +20,15 @@ func (r *mutationResolver) UpdateSolverStatus(ctx context.Context, solverID stri
 }
 
 func (r *mutationResolver) ApplyAsSolver(ctx context.Context, input model.SolverApplicationInput) (*models.Solver, error) {
-	panic(fmt.Errorf("not implemented: ApplyAsSolver - applyAsSolver"))
+	in := desk.SolverApplication{GoogleEmail: input.GoogleEmail}
+	if input.Type != nil {
+		in.Type = *input.Type
+	}
+	return r.Desk.ApplyAsSolver(ctx, in)
 }
 
 func (r *mutationResolver) SetMyAvailability(ctx context.Context, available bool) (*models.Solver, error) {
-	panic(fmt.Errorf("not implemented: SetMyAvailability - setMyAvailability"))
+	return r.Desk.SetMyAvailability(ctx, available)
 }
 
 func (r *queryResolver) Solver(ctx context.Context, id string) (*models.Solver, error) {
@@ -34,16 +37,16 @@ func (r *queryResolver) Solver(ctx context.Context, id string) (*models.Solver, 
 
 func (r *queryResolver) Solvers(ctx context.Context, status *models.SolverStatus, first *int, after *string) (*model.SolverConnection, error) {
 	p := page(first, after, 20)
-	rows, total, err := r.Desk.Solvers(ctx, status, p)
+	rows, sp, err := r.Desk.Solvers(ctx, status, p)
 	if err != nil {
 		return nil, err
 	}
 	rows, more := trim(rows, p.First)
-	c := &model.SolverConnection{Edges: make([]*model.SolverEdge, len(rows)), TotalCount: total}
+	c := &model.SolverConnection{Edges: make([]*model.SolverEdge, len(rows)), TotalCount: sp.Total}
 	for i, s := range rows {
 		c.Edges[i] = model.NewEdge(s, store.SolverCursor)
 	}
-	c.PageInfo = pageInfo(more, lastCursor(rows, store.SolverCursor))
+	c.PageInfo = pageInfo(rows, store.SolverCursor, sp.Previous, more)
 	return c, nil
 }
 
@@ -65,12 +68,21 @@ func (r *solverResolver) Ratings(ctx context.Context, obj *models.Solver, first 
 	for i, rt := range rows {
 		c.Edges[i] = model.NewEdge(rt, store.RatingCursor)
 	}
-	c.PageInfo = pageInfo(more, lastCursor(rows, store.RatingCursor))
+	c.PageInfo = pageInfo(rows, store.RatingCursor, res.Previous, more)
 	return c, nil
 }
 
 func (r *solverResolver) Sessions(ctx context.Context, obj *models.Solver, first *int, after *string) (*model.SessionConnection, error) {
-	panic(fmt.Errorf("not implemented: Sessions - sessions"))
+	p := page(first, after, 20)
+	k, err := desk.SolverSessions(viewer(ctx), obj, p)
+	if err != nil {
+		return nil, err
+	}
+	res, err := load(ctx).SessionPage.Load(ctx, k)()
+	if err != nil {
+		return nil, err
+	}
+	return sessionConnection(ctx, res.Sessions, store.Span{Total: res.Total, Previous: res.Previous}, p.First), nil
 }
 
 func (r *Resolver) Solver() graph.SolverResolver { return &solverResolver{r} }

@@ -7,7 +7,6 @@ package resolvers
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/savvysolve/api/graph"
 	"github.com/savvysolve/api/models"
@@ -18,11 +17,11 @@ func (r *callLogResolver) Session(ctx context.Context, obj *models.CallLog) (*mo
 }
 
 func (r *mutationResolver) StartScreenShare(ctx context.Context, sessionID string, provider string, joinURL *string) (*models.ScreenShareSession, error) {
-	panic(fmt.Errorf("not implemented: StartScreenShare - startScreenShare"))
+	return r.Desk.StartScreenShare(ctx, sessionID, provider, joinURL)
 }
 
 func (r *mutationResolver) EndScreenShare(ctx context.Context, id string) (*models.ScreenShareSession, error) {
-	panic(fmt.Errorf("not implemented: EndScreenShare - endScreenShare"))
+	return r.Desk.EndScreenShare(ctx, id)
 }
 
 func (r *screenShareSessionResolver) Session(ctx context.Context, obj *models.ScreenShareSession) (*models.Session, error) {

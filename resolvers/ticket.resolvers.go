@@ -7,7 +7,6 @@ package resolvers
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/savvysolve/api/graph"
 	"github.com/savvysolve/api/graph/model"
@@ -29,15 +28,15 @@ func (r *mutationResolver) RefundTicket(ctx context.Context, ticketID string, re
 }
 
 func (r *mutationResolver) ReleaseTicket(ctx context.Context, ticketID string, reason *string) (*models.Ticket, error) {
-	panic(fmt.Errorf("not implemented: ReleaseTicket - releaseTicket"))
+	return r.Desk.ReleaseTicket(ctx, ticketID, reason)
 }
 
 func (r *mutationResolver) ReassignTicket(ctx context.Context, ticketID string, solverID string) (*models.Ticket, error) {
-	panic(fmt.Errorf("not implemented: ReassignTicket - reassignTicket"))
+	return r.Desk.ReassignTicket(ctx, ticketID, solverID)
 }
 
 func (r *mutationResolver) LinkTicket(ctx context.Context, accessToken string) (*models.Ticket, error) {
-	panic(fmt.Errorf("not implemented: LinkTicket - linkTicket"))
+	return r.Desk.LinkTicket(ctx, accessToken)
 }
 
 func (r *queryResolver) Ticket(ctx context.Context, id string) (*models.Ticket, error) {
@@ -58,20 +57,20 @@ func (r *queryResolver) Tickets(ctx context.Context, filter *model.TicketFilter,
 		}
 	}
 	p := page(first, after, 20)
-	rows, total, err := r.Desk.Tickets(ctx, f, p)
+	rows, sp, err := r.Desk.Tickets(ctx, f, p)
 	if err != nil {
 		return nil, err
 	}
-	return ticketConnection(ctx, rows, total, p.First, store.TicketCursor), nil
+	return ticketConnection(ctx, rows, sp, p.First, store.TicketCursor), nil
 }
 
 func (r *queryResolver) TicketQueue(ctx context.Context, first *int, after *string) (*model.TicketConnection, error) {
 	p := page(first, after, 20)
-	rows, total, err := r.Desk.Queue(ctx, p)
+	rows, sp, err := r.Desk.Queue(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	return ticketConnection(ctx, rows, total, p.First, store.QueueCursor), nil
+	return ticketConnection(ctx, rows, sp, p.First, store.QueueCursor), nil
 }
 
 func (r *subscriptionResolver) TicketUpdated(ctx context.Context, ticketID string) (<-chan *models.Ticket, error) {
@@ -124,11 +123,21 @@ func (r *ticketResolver) SmsLogs(ctx context.Context, obj *models.Ticket) ([]*mo
 }
 
 func (r *ticketResolver) CallLogs(ctx context.Context, obj *models.Ticket) ([]*models.CallLog, error) {
-	panic(fmt.Errorf("not implemented: CallLogs - callLogs"))
+	if !desk.CanSeeCallLogs(viewer(ctx), obj) {
+		return []*models.CallLog{}, nil
+	}
+	logs, err := load(ctx).CallLogsByTicket.Load(ctx, obj.ID)()
+	if logs == nil {
+		logs = []*models.CallLog{}
+	}
+	return logs, err
 }
 
 func (r *ticketResolver) StatusReason(ctx context.Context, obj *models.Ticket) (*string, error) {
-	panic(fmt.Errorf("not implemented: StatusReason - statusReason"))
+	if !desk.CanSeeStatusReason(viewer(ctx), obj) {
+		return nil, nil
+	}
+	return obj.StatusReason, nil
 }
 
 func (r *Resolver) Ticket() graph.TicketResolver { return &ticketResolver{r} }

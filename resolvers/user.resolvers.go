@@ -7,19 +7,34 @@ package resolvers
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/savvysolve/api/graph"
 	"github.com/savvysolve/api/graph/model"
+	"github.com/savvysolve/api/internal/store"
 	"github.com/savvysolve/api/models"
 )
 
 func (r *mutationResolver) SetUserRole(ctx context.Context, userID string, role models.UserRole) (*models.User, error) {
-	panic(fmt.Errorf("not implemented: SetUserRole - setUserRole"))
+	return r.Desk.SetUserRole(ctx, userID, role)
 }
 
 func (r *queryResolver) Users(ctx context.Context, role *models.UserRole, search *string, first *int, after *string) (*model.UserConnection, error) {
-	panic(fmt.Errorf("not implemented: Users - users"))
+	f := store.UserFilter{Role: role}
+	if search != nil {
+		f.Search = *search
+	}
+	p := page(first, after, 20)
+	rows, sp, err := r.Desk.Users(ctx, f, p)
+	if err != nil {
+		return nil, err
+	}
+	rows, more := trim(rows, p.First)
+	c := &model.UserConnection{Edges: make([]*model.UserEdge, len(rows)), TotalCount: sp.Total}
+	for i, u := range rows {
+		c.Edges[i] = model.NewEdge(u, store.UserCursor)
+	}
+	c.PageInfo = pageInfo(rows, store.UserCursor, sp.Previous, more)
+	return c, nil
 }
 
 func (r *userResolver) Solver(ctx context.Context, obj *models.User) (*models.Solver, error) {

@@ -105,7 +105,9 @@ func complexity() graph.ComplexityRoot {
 	c.Query.TicketQueue = func(child int, first *int, _ *string) int { return paged(child, first, 20) }
 	c.Query.Solvers = func(child int, _ *models.SolverStatus, first *int, _ *string) int { return paged(child, first, 20) }
 	c.Query.Sessions = func(child int, _ *model.SessionFilter, first *int, _ *string) int { return paged(child, first, 20) }
-	c.Query.Users = func(child int, _ *models.UserRole, _ *string, first *int, _ *string) int { return paged(child, first, 20) }
+	c.Query.Users = func(child int, _ *models.UserRole, _ *string, first *int, _ *string) int {
+		return paged(child, first, 20)
+	}
 	c.Session.Messages = func(child int, first *int, _ *string, last *int, _ *string) int {
 		if last != nil { // last wins over first
 			return paged(child, last, 50)

@@ -22,13 +22,13 @@ func CheckFirst(first int) error {
 
 // Tickets lists the tickets the viewer may list, newest first: admins all,
 // solvers those assigned to them, customers their own, a guest token its one.
-func (d *Desk) Tickets(ctx context.Context, f store.TicketFilter, p store.Page) ([]*models.Ticket, int, error) {
+func (d *Desk) Tickets(ctx context.Context, f store.TicketFilter, p store.Page) ([]*models.Ticket, store.Span, error) {
 	v := auth.ViewerFrom(ctx)
 	if err := signedIn(v); err != nil {
-		return nil, 0, err
+		return nil, store.Span{}, err
 	}
 	if err := CheckFirst(p.First); err != nil {
-		return nil, 0, err
+		return nil, store.Span{}, err
 	}
 	switch {
 	case v.IsAdmin():
@@ -37,7 +37,7 @@ func (d *Desk) Tickets(ctx context.Context, f store.TicketFilter, p store.Page) 
 	case v.Solver != nil && v.User.Role == models.RoleSolver:
 		id := v.Solver.ID
 		if f.SolverID != nil && *f.SolverID != id {
-			return nil, 0, nil // another solver's tickets: none of them are the viewer's
+			return nil, store.Span{}, nil // another solver's tickets: none of them are the viewer's
 		}
 		f.SolverID = &id
 	default:
@@ -48,31 +48,31 @@ func (d *Desk) Tickets(ctx context.Context, f store.TicketFilter, p store.Page) 
 }
 
 // Queue lists the PENDING tickets for active solvers and admins.
-func (d *Desk) Queue(ctx context.Context, p store.Page) ([]*models.Ticket, int, error) {
+func (d *Desk) Queue(ctx context.Context, p store.Page) ([]*models.Ticket, store.Span, error) {
 	v := auth.ViewerFrom(ctx)
 	if err := signedIn(v); err != nil {
-		return nil, 0, err
+		return nil, store.Span{}, err
 	}
 	if !v.IsAdmin() && !v.ActiveSolver() {
-		return nil, 0, apperr.New(apperr.Forbidden, "the queue is for active solvers and admins")
+		return nil, store.Span{}, apperr.New(apperr.Forbidden, "the queue is for active solvers and admins")
 	}
 	if err := CheckFirst(p.First); err != nil {
-		return nil, 0, err
+		return nil, store.Span{}, err
 	}
 	return store.Queue(ctx, d.db, p)
 }
 
 // Solvers lists solver profiles. Admins only.
-func (d *Desk) Solvers(ctx context.Context, status *models.SolverStatus, p store.Page) ([]*models.Solver, int, error) {
+func (d *Desk) Solvers(ctx context.Context, status *models.SolverStatus, p store.Page) ([]*models.Solver, store.Span, error) {
 	v := auth.ViewerFrom(ctx)
 	if err := signedIn(v); err != nil {
-		return nil, 0, err
+		return nil, store.Span{}, err
 	}
 	if !CanListSolvers(v) {
-		return nil, 0, apperr.New(apperr.Forbidden, "the solver list is for admins")
+		return nil, store.Span{}, apperr.New(apperr.Forbidden, "the solver list is for admins")
 	}
 	if err := CheckFirst(p.First); err != nil {
-		return nil, 0, err
+		return nil, store.Span{}, err
 	}
 	return store.Solvers(ctx, d.db, status, p)
 }

@@ -4,7 +4,6 @@
 package store
 
 import (
-	"context"
 	"database/sql"
 	"database/sql/driver"
 	"encoding/base64"
@@ -114,10 +113,4 @@ func decodeCursor(c string, dst ...any) error {
 		}
 	}
 	return nil
-}
-
-// count runs q as SELECT count(*).
-func count(ctx context.Context, q *bun.SelectQuery) (int, error) {
-	n, err := q.Count(ctx)
-	return int(n), err
 }

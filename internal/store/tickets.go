@@ -73,9 +73,18 @@ func escapeLike(s string) string {
 }
 
 // Tickets lists the tickets that match f, newest first.
-func Tickets(ctx context.Context, db DB, f TicketFilter, p Page) (page []*models.Ticket, total int, err error) {
-	if total, err = count(ctx, db.NewSelect().Model((*models.Ticket)(nil)).Apply(f.apply)); err != nil {
-		return nil, 0, mapErr(err, "ticket")
+func Tickets(ctx context.Context, db DB, f TicketFilter, p Page) (page []*models.Ticket, sp Span, err error) {
+	var at time.Time
+	var id string
+	var previous string
+	if p.After != "" {
+		if err := decodeCursor(p.After, &at, &id); err != nil {
+			return nil, sp, err
+		}
+		previous = "(t.created_at, t.id) >= (?, ?::uuid)"
+	}
+	if sp, err = span(ctx, db.NewSelect().Model((*models.Ticket)(nil)).Apply(f.apply), previous, at, id); err != nil {
+		return nil, sp, mapErr(err, "ticket")
 	}
 	q := db.NewSelect().
 		Model(&page).
@@ -83,15 +92,10 @@ func Tickets(ctx context.Context, db DB, f TicketFilter, p Page) (page []*models
 		OrderExpr("t.created_at DESC, t.id DESC").
 		Limit(int64(p.First + 1))
 	if p.After != "" {
-		var at time.Time
-		var id string
-		if err := decodeCursor(p.After, &at, &id); err != nil {
-			return nil, 0, err
-		}
 		q = q.Where("(t.created_at, t.id) < (?, ?::uuid)", at, id)
 	}
 	err = q.Scan(ctx)
-	return page, total, mapErr(err, "ticket")
+	return page, sp, mapErr(err, "ticket")
 }
 
 // TicketCursor is the cursor of t in Tickets.
@@ -99,10 +103,20 @@ func TicketCursor(t *models.Ticket) string { return EncodeCursor(t.CreatedAt, t.
 
 // Queue lists PENDING tickets, most urgent first, then oldest first (the
 // partial index tickets_queue_idx serves exactly this order).
-func Queue(ctx context.Context, db DB, p Page) (page []*models.Ticket, total int, err error) {
+func Queue(ctx context.Context, db DB, p Page) (page []*models.Ticket, sp Span, err error) {
 	pending := func(q *bun.SelectQuery) *bun.SelectQuery { return q.Where("t.status = 'pending'") }
-	if total, err = count(ctx, db.NewSelect().Model((*models.Ticket)(nil)).Apply(pending)); err != nil {
-		return nil, 0, mapErr(err, "ticket")
+	var urgency models.Urgency
+	var at time.Time
+	var id string
+	var previous string
+	if p.After != "" {
+		if err := decodeCursor(p.After, &urgency, &at, &id); err != nil {
+			return nil, sp, err
+		}
+		previous = "(t.urgency > ?::urgency OR (t.urgency = ?::urgency AND (t.created_at, t.id) <= (?, ?::uuid)))"
+	}
+	if sp, err = span(ctx, db.NewSelect().Model((*models.Ticket)(nil)).Apply(pending), previous, urgency, urgency, at, id); err != nil {
+		return nil, sp, mapErr(err, "ticket")
 	}
 	q := db.NewSelect().
 		Model(&page).
@@ -110,17 +124,11 @@ func Queue(ctx context.Context, db DB, p Page) (page []*models.Ticket, total int
 		OrderExpr("t.urgency DESC, t.created_at, t.id").
 		Limit(int64(p.First + 1))
 	if p.After != "" {
-		var urgency models.Urgency
-		var at time.Time
-		var id string
-		if err := decodeCursor(p.After, &urgency, &at, &id); err != nil {
-			return nil, 0, err
-		}
 		q = q.Where("(t.urgency < ?::urgency OR (t.urgency = ?::urgency AND (t.created_at, t.id) > (?, ?::uuid)))",
 			urgency, urgency, at, id)
 	}
 	err = q.Scan(ctx)
-	return page, total, mapErr(err, "ticket")
+	return page, sp, mapErr(err, "ticket")
 }
 
 // QueueCursor is the cursor of t in Queue.
