@@ -21,6 +21,8 @@ import (
 //   - reassignTicket: admins, a CLAIMED ticket to another ACTIVE solver.
 //   - linkTicket: a signed-in CUSTOMER, by the guest token of a ticket that
 //     has no account yet. The token keeps working.
+//   - Events: a release is a status change and enters the queue (ADDED); a
+//     reassignment changes the ticket's solver (ticketUpdated).
 //   - statusReason and the ticket's call logs: for those who may see the
 //     ticket's contact details (CanSeeContact), since both may carry them.
 
@@ -153,8 +155,9 @@ func (d *Desk) LinkTicket(ctx context.Context, accessToken string) (*models.Tick
 			out = t
 			return nil
 		}
+		// No event: nothing that a ticketUpdated subscriber sees changed.
 		out = t
-		return events.Publish(ctx, tx, events.Event{Kind: events.Ticket, ID: t.ID, Status: string(t.Status)})
+		return nil
 	})
 	return out, err
 }
