@@ -298,8 +298,9 @@ func TestHistoryBatching(t *testing.T) {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			t.Parallel()
 			// A wide window: the test runs beside others on two cores, and a
-			// loader's batch closes when its window ends.
-			e := newEnvOpts(t, opts{wait: 25 * time.Millisecond})
+			// loader's batch closes when its window ends (25 ms split batches
+			// under the race detector on a loaded machine).
+			e := newEnvOpts(t, opts{wait: 100 * time.Millisecond})
 			e.manyTickets(n)
 			e.manySolvers(n)
 			admin := token(t, seed.Admin)
