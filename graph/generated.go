@@ -142,19 +142,19 @@ type ComplexityRoot struct {
 	}
 
 	Session struct {
-		CallLogs     func(childComplexity int) int
-		Duration     func(childComplexity int) int
-		Earnings     func(childComplexity int) int
-		EndedAt      func(childComplexity int) int
-		ID           func(childComplexity int) int
-		Messages     func(childComplexity int, first *int, after *string, last *int, before *string) int
-		Pricing      func(childComplexity int) int
-		Rating       func(childComplexity int) int
-		ScreenShares func(childComplexity int) int
-		Solver       func(childComplexity int) int
-		StartedAt    func(childComplexity int) int
-		Ticket       func(childComplexity int) int
-		Tier         func(childComplexity int) int
+		CallLogs      func(childComplexity int) int
+		Duration      func(childComplexity int) int
+		EarningsCents func(childComplexity int) int
+		EndedAt       func(childComplexity int) int
+		ID            func(childComplexity int) int
+		Messages      func(childComplexity int, first *int, after *string, last *int, before *string) int
+		Pricing       func(childComplexity int) int
+		Rating        func(childComplexity int) int
+		ScreenShares  func(childComplexity int) int
+		Solver        func(childComplexity int) int
+		StartedAt     func(childComplexity int) int
+		Ticket        func(childComplexity int) int
+		Tier          func(childComplexity int) int
 	}
 
 	SessionConnection struct {
@@ -348,6 +348,8 @@ type SessionResolver interface {
 	Ticket(ctx context.Context, obj *models.Session) (*models.Ticket, error)
 	Solver(ctx context.Context, obj *models.Session) (*models.Solver, error)
 
+	EarningsCents(ctx context.Context, obj *models.Session) (*int, error)
+
 	Messages(ctx context.Context, obj *models.Session, first *int, after *string, last *int, before *string) (*model.SessionMessageConnection, error)
 	CallLogs(ctx context.Context, obj *models.Session) ([]*models.CallLog, error)
 	ScreenShares(ctx context.Context, obj *models.Session) ([]*models.ScreenShareSession, error)
@@ -365,6 +367,8 @@ type SmsLogResolver interface {
 type SolverResolver interface {
 	User(ctx context.Context, obj *models.Solver) (*models.User, error)
 
+	RevenueSharePercent(ctx context.Context, obj *models.Solver) (*int, error)
+	Stats(ctx context.Context, obj *models.Solver) (*model.SolverStats, error)
 	Ratings(ctx context.Context, obj *models.Solver, first *int, after *string) (*model.RatingConnection, error)
 	Sessions(ctx context.Context, obj *models.Solver, first *int, after *string) (*model.SessionConnection, error)
 }
@@ -372,7 +376,7 @@ type SubscriptionResolver interface {
 	SessionMessages(ctx context.Context, sessionID string, after *string) (<-chan *models.SessionMessage, error)
 	SessionUpdated(ctx context.Context, sessionID string) (<-chan *models.Session, error)
 	TicketUpdated(ctx context.Context, ticketID string) (<-chan *models.Ticket, error)
-	TicketQueue(ctx context.Context) (<-chan *model.TicketQueueEvent, error)
+	TicketQueue(ctx context.Context) (<-chan *models.TicketQueueEvent, error)
 }
 type TicketResolver interface {
 	CustomerInfo(ctx context.Context, obj *models.Ticket) (*models.CustomerInfo, error)
@@ -385,6 +389,10 @@ type TicketResolver interface {
 	StatusReason(ctx context.Context, obj *models.Ticket) (*string, error)
 }
 type UserResolver interface {
+	Email(ctx context.Context, obj *models.User) (*string, error)
+
+	Phone(ctx context.Context, obj *models.User) (*string, error)
+
 	Solver(ctx context.Context, obj *models.User) (*models.Solver, error)
 }
 
@@ -932,11 +940,11 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 
 		return e.ComplexityRoot.Session.Duration(childComplexity), true
 	case "Session.earningsCents":
-		if e.ComplexityRoot.Session.Earnings == nil {
+		if e.ComplexityRoot.Session.EarningsCents == nil {
 			break
 		}
 
-		return e.ComplexityRoot.Session.Earnings(childComplexity), true
+		return e.ComplexityRoot.Session.EarningsCents(childComplexity), true
 	case "Session.endedAt":
 		if e.ComplexityRoot.Session.EndedAt == nil {
 			break
@@ -5280,7 +5288,7 @@ func (ec *executionContext) _Session_earningsCents(ctx context.Context, field gr
 			return ec.fieldContext_Session_earningsCents(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Earnings, nil
+			return ec.Resolvers.Session().EarningsCents(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
@@ -5291,7 +5299,7 @@ func (ec *executionContext) _Session_earningsCents(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_Session_earningsCents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Session", field, false, false, "Int")
+	return graphql.NewScalarFieldContext("Session", field, true, true, "Int")
 }
 
 func (ec *executionContext) _Session_startedAt(ctx context.Context, field graphql.CollectedField, obj *models.Session) (ret graphql.Marshaler) {
@@ -6347,18 +6355,18 @@ func (ec *executionContext) _Solver_revenueSharePercent(ctx context.Context, fie
 			return ec.fieldContext_Solver_revenueSharePercent(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.RevenueSharePercent, nil
+			return ec.Resolvers.Solver().RevenueSharePercent(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_Solver_revenueSharePercent(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("Solver", field, false, false, "Int")
+	return graphql.NewScalarFieldContext("Solver", field, true, true, "Int")
 }
 
 func (ec *executionContext) _Solver_stats(ctx context.Context, field graphql.CollectedField, obj *models.Solver) (ret graphql.Marshaler) {
@@ -6370,11 +6378,11 @@ func (ec *executionContext) _Solver_stats(ctx context.Context, field graphql.Col
 			return ec.fieldContext_Solver_stats(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Stats, nil
+			return ec.Resolvers.Solver().Stats(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v models.SolverStats) graphql.Marshaler {
-			return ec.marshalNSolverStats2githubᚗcomᚋsavvysolveᚋapiᚋmodelsᚐSolverStats(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *model.SolverStats) graphql.Marshaler {
+			return ec.marshalNSolverStats2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐSolverStats(ctx, selections, v)
 		},
 		true,
 		true,
@@ -6384,8 +6392,8 @@ func (ec *executionContext) fieldContext_Solver_stats(_ context.Context, field g
 	fc = &graphql.FieldContext{
 		Object:     "Solver",
 		Field:      field,
-		IsMethod:   false,
-		IsResolver: false,
+		IsMethod:   true,
+		IsResolver: true,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_SolverStats(ctx, field)
 		},
@@ -6646,7 +6654,7 @@ func (ec *executionContext) fieldContext_SolverEdge_node(_ context.Context, fiel
 	return fc, nil
 }
 
-func (ec *executionContext) _SolverStats_averageRating(ctx context.Context, field graphql.CollectedField, obj *models.SolverStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _SolverStats_averageRating(ctx context.Context, field graphql.CollectedField, obj *model.SolverStats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6669,7 +6677,7 @@ func (ec *executionContext) fieldContext_SolverStats_averageRating(_ context.Con
 	return graphql.NewScalarFieldContext("SolverStats", field, false, false, "Float")
 }
 
-func (ec *executionContext) _SolverStats_totalRatings(ctx context.Context, field graphql.CollectedField, obj *models.SolverStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _SolverStats_totalRatings(ctx context.Context, field graphql.CollectedField, obj *model.SolverStats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6692,7 +6700,7 @@ func (ec *executionContext) fieldContext_SolverStats_totalRatings(_ context.Cont
 	return graphql.NewScalarFieldContext("SolverStats", field, false, false, "Int")
 }
 
-func (ec *executionContext) _SolverStats_completedSessions(ctx context.Context, field graphql.CollectedField, obj *models.SolverStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _SolverStats_completedSessions(ctx context.Context, field graphql.CollectedField, obj *model.SolverStats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6715,7 +6723,7 @@ func (ec *executionContext) fieldContext_SolverStats_completedSessions(_ context
 	return graphql.NewScalarFieldContext("SolverStats", field, false, false, "Int")
 }
 
-func (ec *executionContext) _SolverStats_totalEarningsCents(ctx context.Context, field graphql.CollectedField, obj *models.SolverStats) (ret graphql.Marshaler) {
+func (ec *executionContext) _SolverStats_totalEarningsCents(ctx context.Context, field graphql.CollectedField, obj *model.SolverStats) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6727,11 +6735,11 @@ func (ec *executionContext) _SolverStats_totalEarningsCents(ctx context.Context,
 			return obj.TotalEarningsCents, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v int) graphql.Marshaler {
-			return ec.marshalNInt2int(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *int) graphql.Marshaler {
+			return ec.marshalOInt2ᚖint(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_SolverStats_totalEarningsCents(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
@@ -6882,8 +6890,8 @@ func (ec *executionContext) _Subscription_ticketQueue(ctx context.Context, field
 			return ec.Resolvers.Subscription().TicketQueue(ctx)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v *model.TicketQueueEvent) graphql.Marshaler {
-			return ec.marshalNTicketQueueEvent2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐTicketQueueEvent(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *models.TicketQueueEvent) graphql.Marshaler {
+			return ec.marshalNTicketQueueEvent2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋmodelsᚐTicketQueueEvent(ctx, selections, v)
 		},
 		true,
 		true,
@@ -7411,7 +7419,7 @@ func (ec *executionContext) fieldContext_TicketEdge_node(_ context.Context, fiel
 	return fc, nil
 }
 
-func (ec *executionContext) _TicketQueueEvent_kind(ctx context.Context, field graphql.CollectedField, obj *model.TicketQueueEvent) (ret graphql.Marshaler) {
+func (ec *executionContext) _TicketQueueEvent_kind(ctx context.Context, field graphql.CollectedField, obj *models.TicketQueueEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7434,7 +7442,7 @@ func (ec *executionContext) fieldContext_TicketQueueEvent_kind(_ context.Context
 	return graphql.NewScalarFieldContext("TicketQueueEvent", field, false, false, "QueueEventKind")
 }
 
-func (ec *executionContext) _TicketQueueEvent_ticket(ctx context.Context, field graphql.CollectedField, obj *model.TicketQueueEvent) (ret graphql.Marshaler) {
+func (ec *executionContext) _TicketQueueEvent_ticket(ctx context.Context, field graphql.CollectedField, obj *models.TicketQueueEvent) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -7498,18 +7506,18 @@ func (ec *executionContext) _User_email(ctx context.Context, field graphql.Colle
 			return ec.fieldContext_User_email(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Email, nil
+			return ec.Resolvers.User().Email(ctx, obj)
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
 		},
 		true,
-		true,
+		false,
 	)
 }
 func (ec *executionContext) fieldContext_User_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, false, false, "String")
+	return graphql.NewScalarFieldContext("User", field, true, true, "String")
 }
 
 func (ec *executionContext) _User_name(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
@@ -7544,7 +7552,7 @@ func (ec *executionContext) _User_phone(ctx context.Context, field graphql.Colle
 			return ec.fieldContext_User_phone(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return obj.Phone, nil
+			return ec.Resolvers.User().Phone(ctx, obj)
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
@@ -7555,7 +7563,7 @@ func (ec *executionContext) _User_phone(ctx context.Context, field graphql.Colle
 	)
 }
 func (ec *executionContext) fieldContext_User_phone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("User", field, false, false, "String")
+	return graphql.NewScalarFieldContext("User", field, true, true, "String")
 }
 
 func (ec *executionContext) _User_role(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
@@ -9907,10 +9915,11 @@ func (ec *executionContext) _Session(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "earningsCents":
-			out.Values[i] = ec._Session_earningsCents(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Session_earningsCents(ctx, field, obj)
+				})
 		case "startedAt":
 			out.Values[i] = ec._Session_startedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -10340,15 +10349,17 @@ func (ec *executionContext) _Solver(ctx context.Context, sel ast.SelectionSet, o
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "revenueSharePercent":
-			out.Values[i] = ec._Solver_revenueSharePercent(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Solver_revenueSharePercent(ctx, field, obj)
+				})
 		case "stats":
-			out.Values[i] = ec._Solver_stats(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, true,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._Solver_stats(ctx, field, obj)
+				})
 		case "ratings":
 			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
 				true, true,
@@ -10466,7 +10477,7 @@ func (ec *executionContext) _SolverEdge(ctx context.Context, sel ast.SelectionSe
 
 var solverStatsImplementors = []string{"SolverStats"}
 
-func (ec *executionContext) _SolverStats(ctx context.Context, sel ast.SelectionSet, obj *models.SolverStats) graphql.Marshaler {
+func (ec *executionContext) _SolverStats(ctx context.Context, sel ast.SelectionSet, obj *model.SolverStats) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, solverStatsImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -10492,7 +10503,7 @@ func (ec *executionContext) _SolverStats(ctx context.Context, sel ast.SelectionS
 			}
 		case "totalEarningsCents":
 			out.Values[i] = ec._SolverStats_totalEarningsCents(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
+			if out.Values[i] == graphql.RequiredNull {
 				out.Invalids++
 			}
 		default:
@@ -10725,7 +10736,7 @@ func (ec *executionContext) _TicketEdge(ctx context.Context, sel ast.SelectionSe
 
 var ticketQueueEventImplementors = []string{"TicketQueueEvent"}
 
-func (ec *executionContext) _TicketQueueEvent(ctx context.Context, sel ast.SelectionSet, obj *model.TicketQueueEvent) graphql.Marshaler {
+func (ec *executionContext) _TicketQueueEvent(ctx context.Context, sel ast.SelectionSet, obj *models.TicketQueueEvent) graphql.Marshaler {
 	fields := graphql.CollectFields(ec.OperationContext, sel, ticketQueueEventImplementors)
 
 	out := graphql.NewFieldSet(fields)
@@ -10778,20 +10789,22 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "email":
-			out.Values[i] = ec._User_email(ctx, field, obj)
-			if out.Values[i] == graphql.Null {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_email(ctx, field, obj)
+				})
 		case "name":
 			out.Values[i] = ec._User_name(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "phone":
-			out.Values[i] = ec._User_phone(ctx, field, obj)
-			if out.Values[i] == graphql.RequiredNull {
-				atomic.AddUint32(&out.Invalids, 1)
-			}
+			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+				true, false,
+				func(ctx context.Context) graphql.Marshaler {
+					return ec._User_phone(ctx, field, obj)
+				})
 		case "role":
 			out.Values[i] = ec._User_role(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -11634,8 +11647,12 @@ func (ec *executionContext) marshalNSolverEdge2ᚖgithubᚗcomᚋsavvysolveᚋap
 	return ec._SolverEdge(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNSolverStats2githubᚗcomᚋsavvysolveᚋapiᚋmodelsᚐSolverStats(ctx context.Context, sel ast.SelectionSet, v models.SolverStats) graphql.Marshaler {
-	return ec._SolverStats(ctx, sel, &v)
+func (ec *executionContext) marshalNSolverStats2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐSolverStats(ctx context.Context, sel ast.SelectionSet, v *model.SolverStats) graphql.Marshaler {
+	if v == nil {
+		graphql.AddInvalidNullError(ctx, "SolverStats!")
+		return graphql.Null
+	}
+	return ec._SolverStats(ctx, sel, v)
 }
 
 func (ec *executionContext) unmarshalNSolverStatus2githubᚗcomᚋsavvysolveᚋapiᚋmodelsᚐSolverStatus(ctx context.Context, v any) (models.SolverStatus, error) {
@@ -11712,7 +11729,7 @@ func (ec *executionContext) marshalNTicketEdge2ᚖgithubᚗcomᚋsavvysolveᚋap
 	return ec._TicketEdge(ctx, sel, v)
 }
 
-func (ec *executionContext) marshalNTicketQueueEvent2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐTicketQueueEvent(ctx context.Context, sel ast.SelectionSet, v *model.TicketQueueEvent) graphql.Marshaler {
+func (ec *executionContext) marshalNTicketQueueEvent2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋmodelsᚐTicketQueueEvent(ctx context.Context, sel ast.SelectionSet, v *models.TicketQueueEvent) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "TicketQueueEvent!")
 		return graphql.Null

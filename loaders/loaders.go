@@ -21,21 +21,33 @@ import (
 
 // Loaders is the set of loaders of one operation.
 type Loaders struct {
-	UserByID              *dataloader.Loader[string, *models.User]
-	SolverByID            *dataloader.Loader[string, *models.Solver]
-	SolverByUserID        *dataloader.Loader[string, *models.Solver] // nil when the user is no solver
-	TicketByID            *dataloader.Loader[string, *models.Ticket]
-	SessionByID           *dataloader.Loader[string, *models.Session]
-	SessionsByTicket      *dataloader.Loader[string, []*models.Session]
-	SmsLogsByTicket       *dataloader.Loader[string, []*models.SmsLog]
-	CallLogsBySession     *dataloader.Loader[string, []*models.CallLog]
-	ScreenSharesBySession *dataloader.Loader[string, []*models.ScreenShareSession]
-	RatingBySession       *dataloader.Loader[string, *models.Rating] // nil when not rated
-	MessageByID           *dataloader.Loader[string, *models.SessionMessage]
-	MessagePage           *dataloader.Loader[store.MessagePage, MessageWindow]
-	RatingPage            *dataloader.Loader[store.RatingPage, RatingPage]
-	SessionPage           *dataloader.Loader[store.SessionPage, SessionPage]
-	CallLogsByTicket      *dataloader.Loader[string, []*models.CallLog]
+	UserByID              *Loader[string, *models.User]
+	SolverByID            *Loader[string, *models.Solver]
+	SolverByUserID        *Loader[string, *models.Solver] // nil when the user is no solver
+	TicketByID            *Loader[string, *models.Ticket]
+	SessionByID           *Loader[string, *models.Session]
+	SessionsByTicket      *Loader[string, []*models.Session]
+	SmsLogsByTicket       *Loader[string, []*models.SmsLog]
+	CallLogsBySession     *Loader[string, []*models.CallLog]
+	ScreenSharesBySession *Loader[string, []*models.ScreenShareSession]
+	RatingBySession       *Loader[string, *models.Rating] // nil when not rated
+	MessageByID           *Loader[string, *models.SessionMessage]
+	MessagePage           *Loader[store.MessagePage, MessageWindow]
+	RatingPage            *Loader[store.RatingPage, RatingPage]
+	SessionPage           *Loader[store.SessionPage, SessionPage]
+	CallLogsByTicket      *Loader[string, []*models.CallLog]
+
+	ahead bool // Ahead reads relations ahead (off without a cache)
+}
+
+// Loader is a dataloader that can also fill a whole level at once (Fill):
+// the batch function is called directly with every key of the level and the
+// results go into the cache, so resolvers find them without waiting for a
+// batch window.
+type Loader[K comparable, V any] struct {
+	*dataloader.Loader[K, V]
+	batch dataloader.BatchFunc[K, V]
+	cache dataloader.Cache[K, V]
 }
 
 // RatingPage is a page of a solver's ratings (up to First+1) and their total.
@@ -109,10 +121,11 @@ func New(db bun.IDB, o Options) *Loaders {
 		RatingPage:            newLoader(o, "ratingPage", ratingPages(db)),
 		SessionPage:           newLoader(o, "sessionPage", sessionPages(db)),
 		CallLogsByTicket:      grouped(o, "callLogsByTicket", db, store.CallLogsByTicketIDs, func(l *models.CallLog) string { return deref(l.TicketID) }),
+		ahead:                 !o.NoCache && !o.Disabled,
 	}
 }
 
-func newLoader[K comparable, V any](o Options, name string, f dataloader.BatchFunc[K, V]) *dataloader.Loader[K, V] {
+func newLoader[K comparable, V any](o Options, name string, f dataloader.BatchFunc[K, V]) *Loader[K, V] {
 	if o.Detached {
 		inner := f
 		f = func(ctx context.Context, keys []K) []*dataloader.Result[V] {
@@ -128,14 +141,46 @@ func newLoader[K comparable, V any](o Options, name string, f dataloader.BatchFu
 			return inner(ctx, keys)
 		}
 	}
-	opts := []dataloader.Option[K, V]{dataloader.WithWait[K, V](o.Wait), dataloader.WithInputCapacity[K, V](inputCapacity)}
+	var cache dataloader.Cache[K, V] = dataloader.NewCache[K, V]()
 	if o.NoCache || o.Disabled {
-		opts = append(opts, dataloader.WithCache[K, V](&dataloader.NoCache[K, V]{}))
+		cache = &dataloader.NoCache[K, V]{}
+	}
+	opts := []dataloader.Option[K, V]{
+		dataloader.WithWait[K, V](o.Wait),
+		dataloader.WithInputCapacity[K, V](inputCapacity),
+		dataloader.WithCache(cache),
 	}
 	if o.Disabled { // a batch of one runs as soon as its key arrives
 		opts = append(opts, dataloader.WithBatchCapacity[K, V](1))
 	}
-	return dataloader.NewBatchedLoader(f, opts...)
+	return &Loader[K, V]{Loader: dataloader.NewBatchedLoader(f, opts...), batch: f, cache: cache}
+}
+
+// Fill loads, in one call of the batch function, the keys not cached yet,
+// and caches every result, errors included: the loads of a whole level then
+// cost one statement, whatever the scheduling of the resolvers that follow.
+// It returns the values of keys in order (the zero value for failed keys).
+func (l *Loader[K, V]) Fill(ctx context.Context, keys []K) []V {
+	var missing []K
+	seen := make(map[K]bool, len(keys))
+	for _, k := range keys {
+		if _, ok := l.cache.Get(ctx, k); !ok && !seen[k] {
+			missing = append(missing, k)
+		}
+		seen[k] = true
+	}
+	if len(missing) > 0 {
+		for i, r := range l.batch(ctx, missing) {
+			l.cache.Set(ctx, missing[i], func() (V, error) { return r.Data, r.Error })
+		}
+	}
+	out := make([]V, len(keys))
+	for i, k := range keys {
+		if thunk, ok := l.cache.Get(ctx, k); ok {
+			out[i], _ = thunk()
+		}
+	}
+	return out
 }
 
 func deref(s *string) string {
@@ -149,7 +194,7 @@ func deref(s *string) string {
 type fetch[V any] func(context.Context, store.DB, []string) ([]V, error)
 
 // byID loads one row per key; a key with no row gets its own NOT_FOUND.
-func byID[V any](o Options, name string, db bun.IDB, f fetch[V], key func(V) string) *dataloader.Loader[string, V] {
+func byID[V any](o Options, name string, db bun.IDB, f fetch[V], key func(V) string) *Loader[string, V] {
 	return newLoader(o, name, func(ctx context.Context, keys []string) []*dataloader.Result[V] {
 		rows, err := f(ctx, db, keys)
 		out := make([]*dataloader.Result[V], len(keys))
@@ -169,7 +214,7 @@ func byID[V any](o Options, name string, db bun.IDB, f fetch[V], key func(V) str
 }
 
 // optional loads at most one row per key; a key with no row gets the zero value.
-func optional[V any](o Options, name string, db bun.IDB, f fetch[V], key func(V) string) *dataloader.Loader[string, V] {
+func optional[V any](o Options, name string, db bun.IDB, f fetch[V], key func(V) string) *Loader[string, V] {
 	return newLoader(o, name, func(ctx context.Context, keys []string) []*dataloader.Result[V] {
 		rows, err := f(ctx, db, keys)
 		m := index(rows, key)
@@ -182,7 +227,7 @@ func optional[V any](o Options, name string, db bun.IDB, f fetch[V], key func(V)
 }
 
 // grouped loads all rows per key, in the store's order.
-func grouped[V any](o Options, name string, db bun.IDB, f fetch[V], key func(V) string) *dataloader.Loader[string, []V] {
+func grouped[V any](o Options, name string, db bun.IDB, f fetch[V], key func(V) string) *Loader[string, []V] {
 	return newLoader(o, name, func(ctx context.Context, keys []string) []*dataloader.Result[[]V] {
 		rows, err := f(ctx, db, keys)
 		m := map[string][]V{}

@@ -208,3 +208,9 @@ func All() []any {
 		(*WebhookEvent)(nil),
 	}
 }
+
+// TicketQueueEvent is a ticket entering or leaving the queue.
+type TicketQueueEvent struct {
+	Kind   QueueEventKind
+	Ticket *Ticket
+}

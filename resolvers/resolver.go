@@ -26,18 +26,6 @@ func viewer(ctx context.Context) auth.Viewer { return auth.ViewerFrom(ctx) }
 
 func load(ctx context.Context) *loaders.Loaders { return loaders.From(ctx) }
 
-// page turns connection arguments into a store page.
-func page(first *int, after *string, def int) store.Page {
-	p := store.Page{First: def}
-	if first != nil {
-		p.First = *first
-	}
-	if after != nil {
-		p.After = *after
-	}
-	return p
-}
-
 // pageInfo is the PageInfo of a page of rows (the page exactly: trimmed).
 func pageInfo[T any](rows []T, cursor func(T) string, hasPrevious, hasNext bool) *model.PageInfo {
 	pi := &model.PageInfo{HasPreviousPage: hasPrevious, HasNextPage: hasNext}
@@ -59,6 +47,7 @@ func trim[T any](rows []T, first int) ([]T, bool) {
 func ticketConnection(ctx context.Context, rows []*models.Ticket, sp store.Span, first int, cursor func(*models.Ticket) string) *model.TicketConnection {
 	rows, more := trim(rows, first)
 	load(ctx).PrimeTickets(ctx, rows)
+	load(ctx).Ahead(ctx, rows)
 	c := &model.TicketConnection{Edges: make([]*model.TicketEdge, len(rows)), TotalCount: sp.Total}
 	for i, t := range rows {
 		c.Edges[i] = model.NewEdge(t, cursor)
@@ -67,10 +56,15 @@ func ticketConnection(ctx context.Context, rows []*models.Ticket, sp store.Span,
 	return c
 }
 
-// sessionConnection is a page of sessions (rows may hold the extra row).
-func sessionConnection(ctx context.Context, rows []*models.Session, sp store.Span, first int) *model.SessionConnection {
+// sessionConnection is a page of sessions (rows may hold the extra row); a
+// root field reads the relations below it ahead (a nested one was read ahead
+// with its root).
+func sessionConnection(ctx context.Context, rows []*models.Session, sp store.Span, first int, root bool) *model.SessionConnection {
 	rows, more := trim(rows, first)
 	load(ctx).PrimeSessions(ctx, rows)
+	if root {
+		load(ctx).Ahead(ctx, rows)
+	}
 	c := &model.SessionConnection{Edges: make([]*model.SessionEdge, len(rows)), TotalCount: sp.Total}
 	for i, s := range rows {
 		c.Edges[i] = model.NewEdge(s, store.SessionCursor)

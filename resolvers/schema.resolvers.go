@@ -34,7 +34,11 @@ func (r *mutationResolver) CreateTicket(ctx context.Context, input model.CreateT
 }
 
 func (r *queryResolver) Me(ctx context.Context) (*models.User, error) {
-	return viewer(ctx).User, nil
+	u := viewer(ctx).User
+	if u != nil {
+		load(ctx).Ahead(ctx, u)
+	}
+	return u, nil
 }
 
 func (r *subscriptionResolver) SessionMessages(ctx context.Context, sessionID string, after *string) (<-chan *models.SessionMessage, error) {

@@ -11,7 +11,9 @@ import (
 	"github.com/savvysolve/api/graph"
 	"github.com/savvysolve/api/graph/model"
 	"github.com/savvysolve/api/internal/desk"
+	"github.com/savvysolve/api/internal/page"
 	"github.com/savvysolve/api/internal/store"
+	"github.com/savvysolve/api/loaders"
 	"github.com/savvysolve/api/models"
 )
 
@@ -38,6 +40,7 @@ func (r *queryResolver) Session(ctx context.Context, id string) (*models.Session
 	}
 	load(ctx).PrimeSessions(ctx, []*models.Session{s})
 	load(ctx).PrimeTickets(ctx, []*models.Ticket{s.Ticket})
+	load(ctx).Ahead(ctx, s)
 	return s, nil
 }
 
@@ -46,12 +49,12 @@ func (r *queryResolver) Sessions(ctx context.Context, filter *model.SessionFilte
 	if filter != nil {
 		f = store.SessionFilter{SolverID: filter.SolverID, Active: filter.Active, StartedAfter: filter.StartedAfter, StartedBefore: filter.StartedBefore}
 	}
-	p := page(first, after, 20)
+	p := page.New(first, after, 20)
 	rows, sp, err := r.Desk.Sessions(ctx, f, p)
 	if err != nil {
 		return nil, err
 	}
-	return sessionConnection(ctx, rows, sp, p.First), nil
+	return sessionConnection(ctx, rows, sp, p.First, true), nil
 }
 
 func (r *sessionResolver) Ticket(ctx context.Context, obj *models.Session) (*models.Ticket, error) {
@@ -62,8 +65,15 @@ func (r *sessionResolver) Solver(ctx context.Context, obj *models.Session) (*mod
 	return load(ctx).SolverByID.Load(ctx, obj.SolverID)()
 }
 
+func (r *sessionResolver) EarningsCents(ctx context.Context, obj *models.Session) (*int, error) {
+	if !desk.CanSeeEarnings(viewer(ctx), obj.SolverID) {
+		return nil, nil
+	}
+	return obj.Earnings, nil
+}
+
 func (r *sessionResolver) Messages(ctx context.Context, obj *models.Session, first *int, after *string, last *int, before *string) (*model.SessionMessageConnection, error) {
-	k, err := desk.MessagePage(obj.ID, first, after, last, before)
+	k, err := loaders.MessagePageKey(obj.ID, first, after, last, before)
 	if err != nil {
 		return nil, err
 	}

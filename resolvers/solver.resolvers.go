@@ -11,7 +11,9 @@ import (
 	"github.com/savvysolve/api/graph"
 	"github.com/savvysolve/api/graph/model"
 	"github.com/savvysolve/api/internal/desk"
+	"github.com/savvysolve/api/internal/page"
 	"github.com/savvysolve/api/internal/store"
+	"github.com/savvysolve/api/loaders"
 	"github.com/savvysolve/api/models"
 )
 
@@ -32,16 +34,22 @@ func (r *mutationResolver) SetMyAvailability(ctx context.Context, available bool
 }
 
 func (r *queryResolver) Solver(ctx context.Context, id string) (*models.Solver, error) {
-	return r.Desk.Solver(ctx, id)
+	s, err := r.Desk.Solver(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	load(ctx).Ahead(ctx, s)
+	return s, nil
 }
 
 func (r *queryResolver) Solvers(ctx context.Context, status *models.SolverStatus, first *int, after *string) (*model.SolverConnection, error) {
-	p := page(first, after, 20)
+	p := page.New(first, after, 20)
 	rows, sp, err := r.Desk.Solvers(ctx, status, p)
 	if err != nil {
 		return nil, err
 	}
 	rows, more := trim(rows, p.First)
+	load(ctx).Ahead(ctx, rows)
 	c := &model.SolverConnection{Edges: make([]*model.SolverEdge, len(rows)), TotalCount: sp.Total}
 	for i, s := range rows {
 		c.Edges[i] = model.NewEdge(s, store.SolverCursor)
@@ -54,16 +62,35 @@ func (r *solverResolver) User(ctx context.Context, obj *models.Solver) (*models.
 	return load(ctx).UserByID.Load(ctx, obj.UserID)()
 }
 
-func (r *solverResolver) Ratings(ctx context.Context, obj *models.Solver, first *int, after *string) (*model.RatingConnection, error) {
-	p := page(first, after, 10)
-	if err := desk.CheckFirst(p.First); err != nil {
-		return nil, err
+func (r *solverResolver) RevenueSharePercent(ctx context.Context, obj *models.Solver) (*int, error) {
+	if !desk.CanSeeEarnings(viewer(ctx), obj.ID) {
+		return nil, nil
 	}
-	res, err := load(ctx).RatingPage.Load(ctx, store.RatingPage{SolverID: obj.ID, After: p.After, First: p.First})()
+	return &obj.RevenueSharePercent, nil
+}
+
+func (r *solverResolver) Stats(ctx context.Context, obj *models.Solver) (*model.SolverStats, error) {
+	st := &model.SolverStats{
+		AverageRating:     obj.Stats.AverageRating,
+		TotalRatings:      obj.Stats.TotalRatings,
+		CompletedSessions: obj.Stats.CompletedSessions,
+	}
+	if desk.CanSeeEarnings(viewer(ctx), obj.ID) {
+		st.TotalEarningsCents = &obj.Stats.TotalEarningsCents
+	}
+	return st, nil
+}
+
+func (r *solverResolver) Ratings(ctx context.Context, obj *models.Solver, first *int, after *string) (*model.RatingConnection, error) {
+	k, err := loaders.RatingPageKey(obj.ID, first, after)
 	if err != nil {
 		return nil, err
 	}
-	rows, more := trim(res.Ratings, p.First)
+	res, err := load(ctx).RatingPage.Load(ctx, k)()
+	if err != nil {
+		return nil, err
+	}
+	rows, more := trim(res.Ratings, k.First)
 	c := &model.RatingConnection{Edges: make([]*model.RatingEdge, len(rows)), TotalCount: res.Total}
 	for i, rt := range rows {
 		c.Edges[i] = model.NewEdge(rt, store.RatingCursor)
@@ -73,8 +100,10 @@ func (r *solverResolver) Ratings(ctx context.Context, obj *models.Solver, first 
 }
 
 func (r *solverResolver) Sessions(ctx context.Context, obj *models.Solver, first *int, after *string) (*model.SessionConnection, error) {
-	p := page(first, after, 20)
-	k, err := desk.SolverSessions(viewer(ctx), obj, p)
+	if err := desk.AuthorizeSolverSessions(viewer(ctx), obj); err != nil {
+		return nil, err
+	}
+	k, err := loaders.SessionPageKey(obj.ID, first, after)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +111,7 @@ func (r *solverResolver) Sessions(ctx context.Context, obj *models.Solver, first
 	if err != nil {
 		return nil, err
 	}
-	return sessionConnection(ctx, res.Sessions, store.Span{Total: res.Total, Previous: res.Previous}, p.First), nil
+	return sessionConnection(ctx, res.Sessions, store.Span{Total: res.Total, Previous: res.Previous}, k.First, false), nil
 }
 
 func (r *Resolver) Solver() graph.SolverResolver { return &solverResolver{r} }

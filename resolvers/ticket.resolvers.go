@@ -11,6 +11,7 @@ import (
 	"github.com/savvysolve/api/graph"
 	"github.com/savvysolve/api/graph/model"
 	"github.com/savvysolve/api/internal/desk"
+	"github.com/savvysolve/api/internal/page"
 	"github.com/savvysolve/api/internal/store"
 	"github.com/savvysolve/api/models"
 )
@@ -45,6 +46,7 @@ func (r *queryResolver) Ticket(ctx context.Context, id string) (*models.Ticket, 
 		return nil, err
 	}
 	load(ctx).PrimeTickets(ctx, []*models.Ticket{t})
+	load(ctx).Ahead(ctx, t)
 	return t, nil
 }
 
@@ -56,7 +58,7 @@ func (r *queryResolver) Tickets(ctx context.Context, filter *model.TicketFilter,
 			f.Search = *filter.Search
 		}
 	}
-	p := page(first, after, 20)
+	p := page.New(first, after, 20)
 	rows, sp, err := r.Desk.Tickets(ctx, f, p)
 	if err != nil {
 		return nil, err
@@ -65,7 +67,7 @@ func (r *queryResolver) Tickets(ctx context.Context, filter *model.TicketFilter,
 }
 
 func (r *queryResolver) TicketQueue(ctx context.Context, first *int, after *string) (*model.TicketConnection, error) {
-	p := page(first, after, 20)
+	p := page.New(first, after, 20)
 	rows, sp, err := r.Desk.Queue(ctx, p)
 	if err != nil {
 		return nil, err
@@ -77,7 +79,7 @@ func (r *subscriptionResolver) TicketUpdated(ctx context.Context, ticketID strin
 	return r.Live.TicketUpdated(ctx, ticketID)
 }
 
-func (r *subscriptionResolver) TicketQueue(ctx context.Context) (<-chan *model.TicketQueueEvent, error) {
+func (r *subscriptionResolver) TicketQueue(ctx context.Context) (<-chan *models.TicketQueueEvent, error) {
 	return r.Live.Queue(ctx)
 }
 
@@ -101,36 +103,23 @@ func (r *ticketResolver) Sessions(ctx context.Context, obj *models.Ticket) ([]*m
 		return nil, err
 	}
 	load(ctx).PrimeSessions(ctx, all)
-	v := viewer(ctx)
-	seen := make([]*models.Session, 0, len(all))
-	for _, s := range all {
-		if desk.CanSeeSession(v, s, obj) {
-			seen = append(seen, s)
-		}
-	}
-	return seen, nil
+	return desk.VisibleSessions(viewer(ctx), obj, all), nil
 }
 
 func (r *ticketResolver) SmsLogs(ctx context.Context, obj *models.Ticket) ([]*models.SmsLog, error) {
-	if !desk.CanSeeContact(viewer(ctx), obj) {
-		return []*models.SmsLog{}, nil // texts carry contact details
-	}
 	logs, err := load(ctx).SmsLogsByTicket.Load(ctx, obj.ID)()
-	if logs == nil {
-		logs = []*models.SmsLog{}
+	if err != nil {
+		return nil, err
 	}
-	return logs, err
+	return desk.VisibleSmsLogs(viewer(ctx), obj, logs), nil
 }
 
 func (r *ticketResolver) CallLogs(ctx context.Context, obj *models.Ticket) ([]*models.CallLog, error) {
-	if !desk.CanSeeCallLogs(viewer(ctx), obj) {
-		return []*models.CallLog{}, nil
-	}
 	logs, err := load(ctx).CallLogsByTicket.Load(ctx, obj.ID)()
-	if logs == nil {
-		logs = []*models.CallLog{}
+	if err != nil {
+		return nil, err
 	}
-	return logs, err
+	return desk.VisibleTicketCallLogs(viewer(ctx), obj, logs), nil
 }
 
 func (r *ticketResolver) StatusReason(ctx context.Context, obj *models.Ticket) (*string, error) {

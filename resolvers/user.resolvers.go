@@ -10,6 +10,8 @@ import (
 
 	"github.com/savvysolve/api/graph"
 	"github.com/savvysolve/api/graph/model"
+	"github.com/savvysolve/api/internal/desk"
+	"github.com/savvysolve/api/internal/page"
 	"github.com/savvysolve/api/internal/store"
 	"github.com/savvysolve/api/models"
 )
@@ -23,18 +25,33 @@ func (r *queryResolver) Users(ctx context.Context, role *models.UserRole, search
 	if search != nil {
 		f.Search = *search
 	}
-	p := page(first, after, 20)
+	p := page.New(first, after, 20)
 	rows, sp, err := r.Desk.Users(ctx, f, p)
 	if err != nil {
 		return nil, err
 	}
 	rows, more := trim(rows, p.First)
+	load(ctx).Ahead(ctx, rows)
 	c := &model.UserConnection{Edges: make([]*model.UserEdge, len(rows)), TotalCount: sp.Total}
 	for i, u := range rows {
 		c.Edges[i] = model.NewEdge(u, store.UserCursor)
 	}
 	c.PageInfo = pageInfo(rows, store.UserCursor, sp.Previous, more)
 	return c, nil
+}
+
+func (r *userResolver) Email(ctx context.Context, obj *models.User) (*string, error) {
+	if !desk.CanSeeUserContact(viewer(ctx), obj) {
+		return nil, nil
+	}
+	return &obj.Email, nil
+}
+
+func (r *userResolver) Phone(ctx context.Context, obj *models.User) (*string, error) {
+	if !desk.CanSeeUserContact(viewer(ctx), obj) {
+		return nil, nil
+	}
+	return obj.Phone, nil
 }
 
 func (r *userResolver) Solver(ctx context.Context, obj *models.User) (*models.Solver, error) {

@@ -118,6 +118,18 @@ type SolverConnection struct {
 	TotalCount int `json:"totalCount"`
 }
 
+// A solver's running totals, kept up to date by the writes that change them.
+type SolverStats struct {
+	// The mean of the solver's ratings, rounded to two decimals; null until the first rating.
+	AverageRating *float64 `json:"averageRating,omitempty"`
+	// How many ratings the solver received.
+	TotalRatings int `json:"totalRatings"`
+	// How many sessions the solver completed.
+	CompletedSessions int `json:"completedSessions"`
+	// The solver's share of completed sessions, in cents: null unless the viewer is this solver or an admin.
+	TotalEarningsCents *int `json:"totalEarningsCents,omitempty"`
+}
+
 // Live updates over a websocket (graphql-transport-ws or graphql-ws protocol) on /graphql.
 type Subscription struct {
 }
@@ -144,14 +156,6 @@ type TicketFilter struct {
 	SolverID *string `json:"solverId,omitempty"`
 	// Words that the description contains (case-insensitive, by trigram similarity).
 	Search *string `json:"search,omitempty"`
-}
-
-// A change of the dispatch queue.
-type TicketQueueEvent struct {
-	// Whether the ticket entered or left the queue.
-	Kind models.QueueEventKind `json:"kind"`
-	// The ticket.
-	Ticket *models.Ticket `json:"ticket"`
 }
 
 // A page of users.

@@ -129,6 +129,7 @@ func (d Deps) graphQL() http.Handler {
 	// In this order: cheap refusals first; the complexity walk is bounded by
 	// the guard's field count; only operations that may run take a token.
 	srv.Use(guard{maxDepth: d.Limits.MaxDepth, maxFields: d.Limits.MaxFields, production: d.Production})
+	srv.Use(textGuard{})
 	srv.Use(extension.FixedComplexityLimit(d.Limits.MaxComplexity))
 	srv.Use(newRateLimit(d.Limits))
 	srv.Use(observe.Operations{Log: d.Log, Metrics: d.Metrics})

@@ -2,9 +2,9 @@ package api
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"runtime/debug"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -13,35 +13,36 @@ import (
 	"github.com/savvysolve/api/internal/apperr"
 )
 
-// presentError is the one place errors become what clients read: an
-// apperr.Error keeps its code, message and field; gqlgen's own parse and
-// validation errors keep theirs; anything else is logged in full and answered
-// as INTERNAL_SERVER_ERROR with no SQL, driver or panic text.
+// presentError is the one place errors become what clients read, as
+// apperr.Classify says: a client error keeps its code, message and field;
+// anything internal is logged in full and answered without SQL, driver or
+// panic text. UNAVAILABLE answers 503 with Retry-After over HTTP.
 func presentError(log *slog.Logger) graphql.ErrorPresenterFunc {
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		gerr := graphql.DefaultErrorPresenter(ctx, err)
-		if e := apperr.From(err); e != nil {
-			gerr.Message = e.Message
-			gerr.Extensions = map[string]any{"code": string(e.Code)}
-			if e.Field != "" {
-				gerr.Extensions["field"] = e.Field
-			}
-			return gerr
+		e, internal := apperr.Classify(err)
+		if internal {
+			log.ErrorContext(ctx, "unexpected error", "err", err, "path", gerr.Path.String())
 		}
-		var ge *gqlerror.Error
-		if errors.As(err, &ge) && ge.Err == nil {
-			// gqlgen's own errors: parse, validation and argument coercion.
-			if _, ok := gerr.Extensions["code"]; !ok {
-				gerr.Extensions = map[string]any{"code": string(apperr.BadUserInput)}
-			}
-			return gerr
+		if e.Code == apperr.Unavailable {
+			setReply(ctx, http.StatusServiceUnavailable, "Retry-After", retryAfterUnavailable)
+			log.WarnContext(ctx, "unavailable", "err", err, "path", gerr.Path.String())
 		}
-		log.ErrorContext(ctx, "unexpected error", "err", err, "path", gerr.Path.String())
-		gerr.Message = "internal server error"
-		gerr.Extensions = map[string]any{"code": string(apperr.Internal)}
+		gerr.Message = e.Message
+		if gerr.Extensions == nil || internal || apperr.From(err) != nil {
+			gerr.Extensions = map[string]any{}
+		}
+		gerr.Extensions["code"] = string(e.Code)
+		if e.Field != "" {
+			gerr.Extensions["field"] = e.Field
+		}
 		return gerr
 	}
 }
+
+// retryAfterUnavailable is the Retry-After (seconds) of an UNAVAILABLE answer:
+// a database restart or failover takes a few seconds.
+const retryAfterUnavailable = "2"
 
 // recoverPanic logs a resolver panic with its stack; the client sees INTERNAL_SERVER_ERROR.
 func recoverPanic(log *slog.Logger) graphql.RecoverFunc {

@@ -91,6 +91,19 @@ func FuzzHandler(f *testing.F) {
 	} {
 		f.Add(uint8(1), "", "", []byte(body))
 	}
+	// NUL characters (U+0000), which PostgreSQL text cannot hold, in every
+	// kind of string input: variables, literals, names, search terms.
+	nul := `{"id": "` + seed.TicketCompleted + `", "in": {"customerInfo": {"name": "P\u0000t", "email": "pat@example.com"}, "description": "a\u0000b", "deviceType": "NETWORK"}}`
+	for _, q := range []string{
+		createTicket,
+		`mutation($id: ID!) { sendMessage(sessionId: $id, body: "hi\u0000") { id } }`,
+		`{ tickets(filter: {search: "pr\u0000int"}) { totalCount } }`,
+		`mutation($id: ID!) { cancelTicket(ticketId: $id, reason: "\u0000") { status } }`,
+	} {
+		for _, mode := range []uint8{0, 2 << 2, 4<<2 | 2} {
+			f.Add(mode, q, nul, []byte(nil))
+		}
+	}
 	f.Add(uint8(3), `{ me { id } }`, "0000000000000000000000000000000000000000000000000000000000000000", []byte(nil))
 
 	f.Fuzz(func(t *testing.T, mode uint8, query, variables string, body []byte) {

@@ -17,7 +17,7 @@ import (
 	"github.com/savvysolve/api/graph"
 	"github.com/savvysolve/api/graph/model"
 	"github.com/savvysolve/api/internal/apperr"
-	"github.com/savvysolve/api/internal/desk"
+	"github.com/savvysolve/api/internal/page"
 	"github.com/savvysolve/api/models"
 )
 
@@ -131,7 +131,7 @@ func paged(child int, first *int, def int) int {
 	if first != nil {
 		n = *first
 	}
-	return 1 + times(min(max(n, 1), desk.MaxPage), child)
+	return 1 + times(min(max(n, 1), page.Max), child)
 }
 
 func unpaged(child int) int { return 1 + times(unpagedListSize, child) }
@@ -149,7 +149,7 @@ func times(n, child int) int {
 // guard refuses, before any resolver runs (and before the complexity is
 // computed), operations that a client may not send: subscriptions over plain
 // HTTP, mutations over GET, introspection in production, too deep or too wide selections, and pages
-// outside 0..desk.MaxPage.
+// outside 0..page.Max.
 type guard struct {
 	maxDepth, maxFields int
 	production          bool
@@ -231,7 +231,7 @@ func (w *walker) field(f *ast.Field, depth int, introspection bool) {
 	}
 	for _, size := range []string{"first", "last"} {
 		if f.Definition != nil && f.Definition.Arguments.ForName(size) != nil && !w.pageInRange(f, size) {
-			w.err = refusal(apperr.BadUserInput, size, f.Position, "%s must be between 0 and %d", size, desk.MaxPage)
+			w.err = refusal(apperr.BadUserInput, size, f.Position, "%s must be between 0 and %d", size, page.Max)
 			return
 		}
 	}
@@ -260,7 +260,7 @@ func (w *walker) pageInRange(f *ast.Field, size string) bool {
 	case int64:
 		n = t
 	case float64:
-		if t != math.Trunc(t) || math.Abs(t) > desk.MaxPage+1 {
+		if t != math.Trunc(t) || math.Abs(t) > page.Max+1 {
 			return false
 		}
 		n = int64(t)
@@ -271,7 +271,7 @@ func (w *walker) pageInRange(f *ast.Field, size string) bool {
 	default:
 		return false
 	}
-	return n >= 0 && n <= desk.MaxPage
+	return n >= 0 && n <= page.Max
 }
 
 // refusal is an error of the operation as a whole, with its code (and the

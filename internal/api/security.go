@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/rs/cors"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -226,7 +225,7 @@ func (d Deps) admit(ctx context.Context, w http.ResponseWriter) bool {
 	d.Metrics.Waited(time.Since(start))
 	if err != nil {
 		w.Header().Set("Retry-After", "1")
-		writeError(w, http.StatusServiceUnavailable, apperr.New(apperr.Internal, "the server is busy; try again"))
+		writeError(w, http.StatusServiceUnavailable, apperr.New(apperr.Unavailable, "the server is busy; try again"))
 		return false
 	}
 	return true
@@ -299,28 +298,12 @@ func (d Deps) presenter() graphql.ErrorPresenterFunc {
 			return base(ctx, err)
 		}
 		// Past the request's deadline, an internal error is the deadline's
-		// doing, whatever the layer that met it made of it.
-		// (The store answers a statement_timeout it sees itself.)
-		msg := ""
-		switch {
-		case apperr.CodeOf(err) != apperr.Internal:
-		case errors.Is(ctx.Err(), context.DeadlineExceeded), errors.Is(err, context.DeadlineExceeded):
-			msg = "the request took too long"
-		case statementTimeout(err):
-			msg = "the database took too long"
-		}
-		if msg != "" {
-			gerr := graphql.DefaultErrorPresenter(ctx, err)
-			d.Log.WarnContext(ctx, msg, "err", err, "path", gerr.Path.String())
-			gerr.Message = msg
-			gerr.Extensions = map[string]any{"code": string(apperr.Internal)}
-			return gerr
+		// doing, whatever the layer that met it made of it. (The store
+		// answers a statement_timeout it sees itself.)
+		if c := apperr.CodeOf(err); (c == apperr.Internal || c == apperr.Unavailable) && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			d.Log.WarnContext(ctx, "the request took too long", "err", err)
+			err = apperr.Deadline
 		}
 		return base(ctx, err)
 	}
-}
-
-func statementTimeout(err error) bool {
-	var pg *pgconn.PgError
-	return errors.As(err, &pg) && pg.Code == "57014"
 }

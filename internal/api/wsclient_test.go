@@ -4,12 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/savvysolve/api/internal/live"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/savvysolve/api/internal/live"
 
 	"github.com/gorilla/websocket"
 )

@@ -5,8 +5,11 @@
 package apperr
 
 import (
+	"context"
 	"errors"
 	"fmt"
+
+	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
 // Code is an error code of the API contract (extensions.code).
@@ -22,6 +25,10 @@ const (
 	RateLimited  Code = "RATE_LIMITED"
 	TooComplex   Code = "COMPLEXITY_LIMIT_EXCEEDED"
 	Internal     Code = "INTERNAL_SERVER_ERROR"
+	// Unavailable: the server cannot reach what it needs (the database)
+	// for now; nothing was changed and the same request may be retried.
+	// Over HTTP it answers 503 with Retry-After.
+	Unavailable Code = "UNAVAILABLE"
 )
 
 // Error is an error meant for clients.
@@ -61,4 +68,35 @@ func CodeOf(err error) Code {
 		return e.Code
 	}
 	return Internal
+}
+
+// Internal errors as clients read them.
+var (
+	errInternal = New(Internal, "internal server error")
+	// Deadline is what a request past its deadline answers.
+	Deadline = New(Internal, "the request took too long")
+)
+
+// Classify is the one answer to "what does a client hear of err?", used by
+// the error presenter and by the metrics and traces alike. An *Error is
+// answered as it is; gqlgen's own errors (parse, validation, argument
+// coercion) keep their code, BAD_USER_INPUT when they have none; a passed
+// deadline is "the request took too long"; anything else is internal, and
+// its detail is for the log only. internal reports that last case.
+func Classify(err error) (e *Error, internal bool) {
+	if e := From(err); e != nil {
+		return e, false
+	}
+	var ge *gqlerror.Error
+	if errors.As(err, &ge) && ge.Err == nil {
+		code, _ := ge.Extensions["code"].(string)
+		if code == "" {
+			code = string(BadUserInput)
+		}
+		return &Error{Code: Code(code), Message: ge.Message}, false
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return Deadline, true
+	}
+	return errInternal, true
 }

@@ -22,8 +22,12 @@ func (a *Authenticator) Middleware(log *slog.Logger) func(http.Handler) http.Han
 					e = apperr.New(apperr.Internal, "internal server error")
 				}
 				status := http.StatusUnauthorized
-				if e.Code == apperr.Internal {
+				switch e.Code {
+				case apperr.Internal:
 					status = http.StatusInternalServerError
+				case apperr.Unavailable: // the database is down: retry shortly
+					status = http.StatusServiceUnavailable
+					w.Header().Set("Retry-After", "2")
 				}
 				WriteError(w, status, e)
 				return

@@ -11,6 +11,7 @@ import (
 
 	"github.com/savvysolve/api/internal/apperr"
 	"github.com/savvysolve/api/internal/auth"
+	"github.com/savvysolve/api/internal/page"
 	"github.com/savvysolve/api/internal/store"
 	"github.com/savvysolve/api/models"
 )
@@ -175,7 +176,7 @@ func (d *Desk) SetUserRole(ctx context.Context, userID string, role models.UserR
 
 // Users lists people, newest first, optionally of one role and matching a
 // search in name or email. Admins only.
-func (d *Desk) Users(ctx context.Context, f store.UserFilter, p store.Page) ([]*models.User, store.Span, error) {
+func (d *Desk) Users(ctx context.Context, f store.UserFilter, p page.Request) ([]*models.User, store.Span, error) {
 	v := auth.ViewerFrom(ctx)
 	if err := signedIn(v); err != nil {
 		return nil, store.Span{}, err
@@ -183,7 +184,7 @@ func (d *Desk) Users(ctx context.Context, f store.UserFilter, p store.Page) ([]*
 	if !CanListUsers(v) {
 		return nil, store.Span{}, apperr.New(apperr.Forbidden, "the user list is for admins")
 	}
-	if err := CheckFirst(p.First); err != nil {
+	if err := page.Check(p.First); err != nil {
 		return nil, store.Span{}, err
 	}
 	f.Search = strings.TrimSpace(f.Search)

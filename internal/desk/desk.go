@@ -30,18 +30,6 @@ func (d *Desk) tx(ctx context.Context, f func(bun.Tx) error) error {
 	return d.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return f(tx) })
 }
 
-var (
-	errSignIn    = apperr.New(apperr.Unauthent, "sign in first")
-	errForbidden = apperr.New(apperr.Forbidden, "you may not do this")
-)
-
-func signedIn(v auth.Viewer) error {
-	if v.Anonymous() {
-		return errSignIn
-	}
-	return nil
-}
-
 // CreateTicketInput is a new ticket as the client sends it.
 type CreateTicketInput struct {
 	Name, Description string

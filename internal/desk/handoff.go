@@ -167,6 +167,11 @@ func (d *Desk) LinkTicket(ctx context.Context, accessToken string) (*models.Tick
 // them.
 func CanSeeStatusReason(v auth.Viewer, t *models.Ticket) bool { return CanSeeContact(v, t) }
 
-// CanSeeCallLogs: a ticket's calls carry the customer's phone number: those
-// who may see its contact details.
-func CanSeeCallLogs(v auth.Viewer, t *models.Ticket) bool { return CanSeeContact(v, t) }
+// VisibleTicketCallLogs: a ticket's calls carry its customer's number, so
+// they go to those who may see its contact details.
+func VisibleTicketCallLogs(v auth.Viewer, t *models.Ticket, logs []*models.CallLog) []*models.CallLog {
+	if logs == nil || !CanSeeContact(v, t) {
+		return []*models.CallLog{}
+	}
+	return logs
+}

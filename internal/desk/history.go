@@ -5,6 +5,7 @@ import (
 
 	"github.com/savvysolve/api/internal/apperr"
 	"github.com/savvysolve/api/internal/auth"
+	"github.com/savvysolve/api/internal/page"
 	"github.com/savvysolve/api/internal/store"
 	"github.com/savvysolve/api/models"
 )
@@ -14,15 +15,15 @@ import (
 //   - sessions: admins every session; solvers their own; customers those of
 //     the tickets they opened (or linked); a ticket token its ticket's.
 //   - Solver.sessions: that solver and admins.
-//   - sessionUpdated: whoever may see the session (CanFollowSession).
+//   - sessionUpdated: whoever may see the session (AuthorizeSessionUpdates).
 
 // Sessions lists the sessions the viewer may list, newest first.
-func (d *Desk) Sessions(ctx context.Context, f store.SessionFilter, p store.Page) ([]*models.Session, store.Span, error) {
+func (d *Desk) Sessions(ctx context.Context, f store.SessionFilter, p page.Request) ([]*models.Session, store.Span, error) {
 	v := auth.ViewerFrom(ctx)
 	if err := signedIn(v); err != nil {
 		return nil, store.Span{}, err
 	}
-	if err := CheckFirst(p.First); err != nil {
+	if err := page.Check(p.First); err != nil {
 		return nil, store.Span{}, err
 	}
 	f.CustomerID, f.TicketID = nil, nil // scopes come from the viewer only
@@ -48,51 +49,24 @@ func CanSeeSolverSessions(v auth.Viewer, s *models.Solver) bool {
 	return v.IsAdmin() || v.SolverID() == s.ID
 }
 
-// SolverSessions checks that the viewer may page through a solver's
-// sessions and returns the page to load.
-func SolverSessions(v auth.Viewer, s *models.Solver, p store.Page) (store.SessionPage, error) {
+// AuthorizeSolverSessions: FORBIDDEN unless the viewer may page through the
+// solver's sessions.
+func AuthorizeSolverSessions(v auth.Viewer, s *models.Solver) error {
 	if !CanSeeSolverSessions(v, s) {
-		return store.SessionPage{}, apperr.New(apperr.Forbidden, "a solver's sessions are for that solver and admins")
+		return apperr.New(apperr.Forbidden, "a solver's sessions are for that solver and admins")
 	}
-	if err := CheckFirst(p.First); err != nil {
-		return store.SessionPage{}, err
-	}
-	return store.SessionPage{SolverID: s.ID, After: p.After, First: p.First}, nil
+	return nil
 }
 
-// CanFollowSession: sessionUpdated is for those who may see the session: its
-// customer (account or ticket token), its solver and admins.
-func CanFollowSession(v auth.Viewer, s *models.Session, t *models.Ticket) bool {
-	return CanSeeSession(v, s, t)
-}
-
-// MessagePage turns the arguments of Session.messages into the page to load:
-// `first` messages after the cursor `after`, or, when `last` is given (it
-// wins over `first`), the `last` messages before the cursor `before`. after
-// and before may be combined to read between two messages.
-func MessagePage(sessionID string, first *int, after *string, last *int, before *string) (store.MessagePage, error) {
-	k := store.MessagePage{SessionID: sessionID, N: 50}
-	if first != nil {
-		k.N = *first
+// AuthorizeSessionUpdates: a session's changes (sessionUpdated) stream to
+// those who may see the session: its customer (account or ticket token), its
+// solver and admins; to anyone else the session does not exist.
+func AuthorizeSessionUpdates(v auth.Viewer, s *models.Session, t *models.Ticket) error {
+	if err := signedIn(v); err != nil {
+		return err
 	}
-	if last != nil {
-		k.N, k.Backward = *last, true
-		if *last < 0 || *last > MaxPage {
-			return k, apperr.Invalid("last", "last must be between 0 and %d", MaxPage)
-		}
-	} else if err := CheckFirst(k.N); err != nil {
-		return k, err
+	if !CanSeeSession(v, s, t) {
+		return apperr.NotFoundf("session")
 	}
-	var err error
-	if after != nil && *after != "" {
-		if k.AfterSeq, err = store.MessageCursorSeq(*after); err != nil {
-			return k, err
-		}
-	}
-	if before != nil && *before != "" {
-		if k.BeforeSeq, err = store.MessageCursorSeq(*before); err != nil {
-			return k, apperr.Invalid("before", "before is not a cursor of this list")
-		}
-	}
-	return k, nil
+	return nil
 }

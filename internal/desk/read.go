@@ -3,31 +3,22 @@ package desk
 import (
 	"context"
 
+	"github.com/savvysolve/api/internal/page"
+
 	"github.com/savvysolve/api/internal/apperr"
 	"github.com/savvysolve/api/internal/auth"
 	"github.com/savvysolve/api/internal/store"
 	"github.com/savvysolve/api/models"
 )
 
-// MaxPage is the largest page a client may ask for.
-const MaxPage = 100
-
-// CheckFirst validates a page size.
-func CheckFirst(first int) error {
-	if first < 0 || first > MaxPage {
-		return apperr.Invalid("first", "first must be between 0 and %d", MaxPage)
-	}
-	return nil
-}
-
 // Tickets lists the tickets the viewer may list, newest first: admins all,
 // solvers those assigned to them, customers their own, a guest token its one.
-func (d *Desk) Tickets(ctx context.Context, f store.TicketFilter, p store.Page) ([]*models.Ticket, store.Span, error) {
+func (d *Desk) Tickets(ctx context.Context, f store.TicketFilter, p page.Request) ([]*models.Ticket, store.Span, error) {
 	v := auth.ViewerFrom(ctx)
 	if err := signedIn(v); err != nil {
 		return nil, store.Span{}, err
 	}
-	if err := CheckFirst(p.First); err != nil {
+	if err := page.Check(p.First); err != nil {
 		return nil, store.Span{}, err
 	}
 	switch {
@@ -48,22 +39,22 @@ func (d *Desk) Tickets(ctx context.Context, f store.TicketFilter, p store.Page) 
 }
 
 // Queue lists the PENDING tickets for active solvers and admins.
-func (d *Desk) Queue(ctx context.Context, p store.Page) ([]*models.Ticket, store.Span, error) {
+func (d *Desk) Queue(ctx context.Context, p page.Request) ([]*models.Ticket, store.Span, error) {
 	v := auth.ViewerFrom(ctx)
 	if err := signedIn(v); err != nil {
 		return nil, store.Span{}, err
 	}
-	if !v.IsAdmin() && !v.ActiveSolver() {
-		return nil, store.Span{}, apperr.New(apperr.Forbidden, "the queue is for active solvers and admins")
+	if !canUseQueue(v) {
+		return nil, store.Span{}, errQueue
 	}
-	if err := CheckFirst(p.First); err != nil {
+	if err := page.Check(p.First); err != nil {
 		return nil, store.Span{}, err
 	}
 	return store.Queue(ctx, d.db, p)
 }
 
 // Solvers lists solver profiles. Admins only.
-func (d *Desk) Solvers(ctx context.Context, status *models.SolverStatus, p store.Page) ([]*models.Solver, store.Span, error) {
+func (d *Desk) Solvers(ctx context.Context, status *models.SolverStatus, p page.Request) ([]*models.Solver, store.Span, error) {
 	v := auth.ViewerFrom(ctx)
 	if err := signedIn(v); err != nil {
 		return nil, store.Span{}, err
@@ -71,7 +62,7 @@ func (d *Desk) Solvers(ctx context.Context, status *models.SolverStatus, p store
 	if !CanListSolvers(v) {
 		return nil, store.Span{}, apperr.New(apperr.Forbidden, "the solver list is for admins")
 	}
-	if err := CheckFirst(p.First); err != nil {
+	if err := page.Check(p.First); err != nil {
 		return nil, store.Span{}, err
 	}
 	return store.Solvers(ctx, d.db, status, p)

@@ -152,7 +152,9 @@ type response struct {
 		Message    string
 		Extensions map[string]any
 	}
-	took time.Duration
+	took       time.Duration
+	status     int
+	retryAfter string
 }
 
 func (r response) code() string {
@@ -181,7 +183,7 @@ func (s *server) gql(clerkID, query string, vars map[string]any) (response, erro
 	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
 		return r, fmt.Errorf("status %d: body is not JSON: %w", resp.StatusCode, err)
 	}
-	r.took = time.Since(t0)
+	r.took, r.status, r.retryAfter = time.Since(t0), resp.StatusCode, resp.Header.Get("Retry-After")
 	return r, nil
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/savvysolve/api/internal/apperr"
 	"github.com/savvysolve/api/internal/desk"
 	"github.com/savvysolve/api/internal/events"
 	"github.com/savvysolve/api/internal/store"
@@ -14,7 +13,7 @@ import (
 
 // SessionUpdated streams every change of a session (events.Session: started,
 // ended, a screen share started or ended, the payment's status changed,
-// rated) to those desk.CanFollowSession allows: its customer, its solver and
+// rated) to those desk.AuthorizeSessionUpdates allows: its customer, its solver and
 // admins. Each event carries the session as read when the event is
 // delivered. After a lost listener the subscriber rereads the session and
 // gets it when it changed meanwhile (sessions.updated_at), like ticketUpdated.
@@ -29,8 +28,8 @@ func (h *Hub) SessionUpdated(ctx context.Context, sessionID string) (<-chan *mod
 	if err == nil {
 		t, err = l.TicketByID.Load(ctx, s.TicketID)()
 	}
-	if err == nil && !desk.CanFollowSession(v, s, t) {
-		err = apperr.NotFoundf("session")
+	if err == nil {
+		err = desk.AuthorizeSessionUpdates(v, s, t)
 	}
 	if err != nil {
 		release()

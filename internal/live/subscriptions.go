@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/savvysolve/api/graph/model"
 	"github.com/savvysolve/api/internal/apperr"
 	"github.com/savvysolve/api/internal/auth"
 	"github.com/savvysolve/api/internal/desk"
@@ -14,12 +13,12 @@ import (
 	"github.com/savvysolve/api/models"
 )
 
-// open checks the common preconditions of a subscription and counts it
-// against its connection's limit.
+// open checks that a subscription may start at all and counts it against
+// its connection's limit.
 func open(ctx context.Context) (auth.Viewer, func(), error) {
 	v := auth.ViewerFrom(ctx)
-	if v.Anonymous() {
-		return v, nil, apperr.New(apperr.Unauthent, "sign in first")
+	if err := desk.AuthorizeSubscription(v); err != nil {
+		return v, nil, err
 	}
 	release, err := wsconn.CountSubscription(ctx, MaxSubscriptionsPerConn)
 	if err != nil {
@@ -64,8 +63,8 @@ func (h *Hub) checkSession(ctx context.Context, v auth.Viewer, sessionID string,
 	if err != nil {
 		return 0, err
 	}
-	if !desk.CanSeeSession(v, s, t) {
-		return 0, apperr.NotFoundf("session")
+	if err := desk.AuthorizeChat(v, s, t); err != nil {
+		return 0, err
 	}
 	if after == nil {
 		return 0, nil
@@ -103,8 +102,8 @@ func (h *Hub) TicketUpdated(ctx context.Context, ticketID string) (<-chan *model
 		return nil, err
 	}
 	t, err := loaders.From(ctx).TicketByID.Load(ctx, ticketID)()
-	if err == nil && !desk.CanSeeContact(v, t) {
-		err = apperr.NotFoundf("ticket")
+	if err == nil {
+		err = desk.AuthorizeTicketUpdates(v, t)
 	}
 	if err != nil {
 		release()
@@ -124,17 +123,17 @@ func (h *Hub) TicketUpdated(ctx context.Context, ticketID string) (<-chan *model
 
 // Queue streams tickets entering (ADDED) and leaving (REMOVED) the queue to
 // active solvers and admins.
-func (h *Hub) Queue(ctx context.Context) (<-chan *model.TicketQueueEvent, error) {
+func (h *Hub) Queue(ctx context.Context) (<-chan *models.TicketQueueEvent, error) {
 	v, release, err := open(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if !v.IsAdmin() && !v.ActiveSolver() {
+	if err := desk.AuthorizeQueue(v); err != nil {
 		release()
-		return nil, apperr.New(apperr.Forbidden, "the queue is for active solvers and admins")
+		return nil, err
 	}
-	s := newStream(ctx, func(it item) *model.TicketQueueEvent {
-		return &model.TicketQueueEvent{Kind: it.kind, Ticket: it.ticket}
+	s := newStream(ctx, func(it item) *models.TicketQueueEvent {
+		return &models.TicketQueueEvent{Kind: it.kind, Ticket: it.ticket}
 	}, func(ctx context.Context, _ int, since time.Time) ([]item, bool) {
 		return h.queueChangesSince(ctx, since), false
 	})

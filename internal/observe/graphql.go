@@ -2,7 +2,6 @@ package observe
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"slices"
 	"time"
@@ -215,23 +214,10 @@ func appendCodes(codes []string, errs gqlerror.List) []string {
 	return codes
 }
 
-// errorCode is the code a resolver's error will be answered with (see
-// internal/api's error presenter): an apperr.Error's, a gqlgen error's own,
-// else INTERNAL_SERVER_ERROR.
+// errorCode is the code a resolver's error will be answered with.
 func errorCode(err error) string {
-	if e := apperr.From(err); e != nil {
-		return string(e.Code)
-	}
-	var ge *gqlerror.Error
-	if errors.As(err, &ge) {
-		if c, ok := ge.Extensions["code"].(string); ok {
-			return c
-		}
-		if ge.Err == nil {
-			return string(apperr.BadUserInput)
-		}
-	}
-	return string(apperr.Internal)
+	e, _ := apperr.Classify(err)
+	return string(e.Code)
 }
 
 func milliseconds(d time.Duration) float64 {

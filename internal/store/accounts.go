@@ -7,6 +7,8 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/savvysolve/api/internal/page"
+
 	"github.com/savvysolve/api/models"
 )
 
@@ -92,12 +94,12 @@ func (f UserFilter) apply(q *bun.SelectQuery) *bun.SelectQuery {
 }
 
 // Users lists the users that match f, newest first.
-func Users(ctx context.Context, db DB, f UserFilter, p Page) (page []*models.User, sp Span, err error) {
+func Users(ctx context.Context, db DB, f UserFilter, p page.Request) (rows []*models.User, sp Span, err error) {
 	var at time.Time
 	var id string
 	var previous string
 	if p.After != "" {
-		if err := decodeCursor(p.After, &at, &id); err != nil {
+		if err := page.Decode("after", p.After, &at, &id); err != nil {
 			return nil, sp, err
 		}
 		previous = "(u.created_at, u.id) >= (?, ?::uuid)"
@@ -106,7 +108,7 @@ func Users(ctx context.Context, db DB, f UserFilter, p Page) (page []*models.Use
 		return nil, sp, mapErr(err, "user")
 	}
 	q := db.NewSelect().
-		Model(&page).
+		Model(&rows).
 		Apply(f.apply).
 		OrderExpr("u.created_at DESC, u.id DESC").
 		Limit(int64(p.First + 1))
@@ -114,8 +116,8 @@ func Users(ctx context.Context, db DB, f UserFilter, p Page) (page []*models.Use
 		q = q.Where("(u.created_at, u.id) < (?, ?::uuid)", at, id)
 	}
 	err = q.Scan(ctx)
-	return page, sp, mapErr(err, "user")
+	return rows, sp, mapErr(err, "user")
 }
 
 // UserCursor is the cursor of u in Users.
-func UserCursor(u *models.User) string { return EncodeCursor(u.CreatedAt, u.ID) }
+func UserCursor(u *models.User) string { return page.Cursor(u.CreatedAt, u.ID) }

@@ -6,6 +6,8 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/savvysolve/api/internal/page"
+
 	"github.com/savvysolve/api/models"
 )
 
@@ -48,12 +50,12 @@ func (f SessionFilter) apply(q *bun.SelectQuery) *bun.SelectQuery {
 }
 
 // Sessions lists the sessions that match f, newest first.
-func Sessions(ctx context.Context, db DB, f SessionFilter, p Page) (page []*models.Session, sp Span, err error) {
+func Sessions(ctx context.Context, db DB, f SessionFilter, p page.Request) (rows []*models.Session, sp Span, err error) {
 	var at time.Time
 	var id string
 	var previous string
 	if p.After != "" {
-		if err := decodeCursor(p.After, &at, &id); err != nil {
+		if err := page.Decode("after", p.After, &at, &id); err != nil {
 			return nil, sp, err
 		}
 		previous = "(ss.created_at, ss.id) >= (?, ?::uuid)"
@@ -62,7 +64,7 @@ func Sessions(ctx context.Context, db DB, f SessionFilter, p Page) (page []*mode
 		return nil, sp, mapErr(err, "session")
 	}
 	q := db.NewSelect().
-		Model(&page).
+		Model(&rows).
 		Apply(f.apply).
 		OrderExpr("ss.created_at DESC, ss.id DESC").
 		Limit(int64(p.First + 1))
@@ -70,11 +72,11 @@ func Sessions(ctx context.Context, db DB, f SessionFilter, p Page) (page []*mode
 		q = q.Where("(ss.created_at, ss.id) < (?, ?::uuid)", at, id)
 	}
 	err = q.Scan(ctx)
-	return page, sp, mapErr(err, "session")
+	return rows, sp, mapErr(err, "session")
 }
 
 // SessionCursor is the cursor of s in Sessions and SessionPages.
-func SessionCursor(s *models.Session) string { return EncodeCursor(s.CreatedAt, s.ID) }
+func SessionCursor(s *models.Session) string { return page.Cursor(s.CreatedAt, s.ID) }
 
 // SessionPage asks for First sessions of a solver after a cursor, newest first.
 type SessionPage struct {
@@ -107,7 +109,7 @@ func SessionPages(ctx context.Context, db DB, keys []SessionPage) ([]SessionRow,
 		var id *string
 		if k.After != "" {
 			at, id = new(time.Time), new(string)
-			if err := decodeCursor(k.After, at, id); err != nil {
+			if err := page.Decode("after", k.After, at, id); err != nil {
 				return nil, err
 			}
 		}

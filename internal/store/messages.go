@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 
+	"github.com/savvysolve/api/internal/page"
+
 	"github.com/uptrace/bun"
 
 	"github.com/savvysolve/api/models"
@@ -114,12 +116,13 @@ func InsertMessage(ctx context.Context, db DB, m *models.SessionMessage) error {
 }
 
 // MessageCursor is the cursor of m in its session's messages.
-func MessageCursor(m *models.SessionMessage) string { return EncodeCursor(m.Seq) }
+func MessageCursor(m *models.SessionMessage) string { return page.Cursor(m.Seq) }
 
-// MessageCursorSeq reads the sequence number out of a MessageCursor.
-func MessageCursorSeq(c string) (int, error) {
+// MessageCursorSeq reads the sequence number out of a MessageCursor that came
+// in the argument arg (after, before).
+func MessageCursorSeq(arg, c string) (int, error) {
 	var seq int
-	if err := decodeCursor(c, &seq); err != nil {
+	if err := page.Decode(arg, c, &seq); err != nil {
 		return 0, err
 	}
 	return seq, nil

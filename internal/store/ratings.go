@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/savvysolve/api/internal/page"
+
 	"github.com/uptrace/bun"
 
 	"github.com/savvysolve/api/models"
@@ -45,7 +47,7 @@ func RatingPages(ctx context.Context, db DB, keys []RatingPage) ([]RatingRow, er
 		var id *string
 		if k.After != "" {
 			at, id = new(time.Time), new(string)
-			if err := decodeCursor(k.After, at, id); err != nil {
+			if err := page.Decode("after", k.After, at, id); err != nil {
 				return nil, err
 			}
 		}
@@ -70,7 +72,7 @@ func RatingPages(ctx context.Context, db DB, keys []RatingPage) ([]RatingRow, er
 }
 
 // RatingCursor is the cursor of r in RatingPages.
-func RatingCursor(r *models.Rating) string { return EncodeCursor(r.CreatedAt, r.ID) }
+func RatingCursor(r *models.Rating) string { return page.Cursor(r.CreatedAt, r.ID) }
 
 // InsertRating inserts r; a second rating of a session is CONFLICT.
 func InsertRating(ctx context.Context, db DB, r *models.Rating) error {

@@ -6,8 +6,6 @@ package store
 import (
 	"database/sql"
 	"database/sql/driver"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"io"
 	"net"
@@ -55,7 +53,7 @@ func mapErr(err error, kind string) error {
 
 // errUnavailable answers requests while the database cannot be reached: they
 // fail fast with a clear message instead of hanging or leaking driver text.
-var errUnavailable = apperr.New(apperr.Internal, "the database is unavailable; try again shortly")
+var errUnavailable = apperr.New(apperr.Unavailable, "the database is unavailable; try again shortly")
 
 // unavailable reports errors of reaching the database (refused, reset, timed
 // out connecting), as opposed to errors of a statement.
@@ -82,35 +80,4 @@ func validIDs(ids []string) []string {
 		}
 	}
 	return out
-}
-
-// Page asks for First items after the cursor After (empty: from the start).
-type Page struct {
-	First int
-	After string
-}
-
-// EncodeCursor makes an opaque cursor of the sort key of an item.
-func EncodeCursor(parts ...any) string {
-	b, _ := json.Marshal(parts)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// decodeCursor reads a cursor made by EncodeCursor into dst (pointers, in order).
-func decodeCursor(c string, dst ...any) error {
-	bad := apperr.Invalid("after", "after is not a cursor of this list")
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil {
-		return bad
-	}
-	var raw []json.RawMessage
-	if json.Unmarshal(b, &raw) != nil || len(raw) != len(dst) {
-		return bad
-	}
-	for i := range dst {
-		if json.Unmarshal(raw[i], dst[i]) != nil {
-			return bad
-		}
-	}
-	return nil
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/savvysolve/api/internal/page"
+
 	"github.com/savvysolve/api/models"
 )
 
@@ -73,12 +75,12 @@ func escapeLike(s string) string {
 }
 
 // Tickets lists the tickets that match f, newest first.
-func Tickets(ctx context.Context, db DB, f TicketFilter, p Page) (page []*models.Ticket, sp Span, err error) {
+func Tickets(ctx context.Context, db DB, f TicketFilter, p page.Request) (rows []*models.Ticket, sp Span, err error) {
 	var at time.Time
 	var id string
 	var previous string
 	if p.After != "" {
-		if err := decodeCursor(p.After, &at, &id); err != nil {
+		if err := page.Decode("after", p.After, &at, &id); err != nil {
 			return nil, sp, err
 		}
 		previous = "(t.created_at, t.id) >= (?, ?::uuid)"
@@ -87,7 +89,7 @@ func Tickets(ctx context.Context, db DB, f TicketFilter, p Page) (page []*models
 		return nil, sp, mapErr(err, "ticket")
 	}
 	q := db.NewSelect().
-		Model(&page).
+		Model(&rows).
 		Apply(f.apply).
 		OrderExpr("t.created_at DESC, t.id DESC").
 		Limit(int64(p.First + 1))
@@ -95,22 +97,22 @@ func Tickets(ctx context.Context, db DB, f TicketFilter, p Page) (page []*models
 		q = q.Where("(t.created_at, t.id) < (?, ?::uuid)", at, id)
 	}
 	err = q.Scan(ctx)
-	return page, sp, mapErr(err, "ticket")
+	return rows, sp, mapErr(err, "ticket")
 }
 
 // TicketCursor is the cursor of t in Tickets.
-func TicketCursor(t *models.Ticket) string { return EncodeCursor(t.CreatedAt, t.ID) }
+func TicketCursor(t *models.Ticket) string { return page.Cursor(t.CreatedAt, t.ID) }
 
 // Queue lists PENDING tickets, most urgent first, then oldest first (the
 // partial index tickets_queue_idx serves exactly this order).
-func Queue(ctx context.Context, db DB, p Page) (page []*models.Ticket, sp Span, err error) {
+func Queue(ctx context.Context, db DB, p page.Request) (rows []*models.Ticket, sp Span, err error) {
 	pending := func(q *bun.SelectQuery) *bun.SelectQuery { return q.Where("t.status = 'pending'") }
 	var urgency models.Urgency
 	var at time.Time
 	var id string
 	var previous string
 	if p.After != "" {
-		if err := decodeCursor(p.After, &urgency, &at, &id); err != nil {
+		if err := page.Decode("after", p.After, &urgency, &at, &id); err != nil {
 			return nil, sp, err
 		}
 		previous = "(t.urgency > ?::urgency OR (t.urgency = ?::urgency AND (t.created_at, t.id) <= (?, ?::uuid)))"
@@ -119,7 +121,7 @@ func Queue(ctx context.Context, db DB, p Page) (page []*models.Ticket, sp Span, 
 		return nil, sp, mapErr(err, "ticket")
 	}
 	q := db.NewSelect().
-		Model(&page).
+		Model(&rows).
 		Apply(pending).
 		OrderExpr("t.urgency DESC, t.created_at, t.id").
 		Limit(int64(p.First + 1))
@@ -128,11 +130,11 @@ func Queue(ctx context.Context, db DB, p Page) (page []*models.Ticket, sp Span, 
 			urgency, urgency, at, id)
 	}
 	err = q.Scan(ctx)
-	return page, sp, mapErr(err, "ticket")
+	return rows, sp, mapErr(err, "ticket")
 }
 
 // QueueCursor is the cursor of t in Queue.
-func QueueCursor(t *models.Ticket) string { return EncodeCursor(t.Urgency, t.CreatedAt, t.ID) }
+func QueueCursor(t *models.Ticket) string { return page.Cursor(t.Urgency, t.CreatedAt, t.ID) }
 
 // TicketsByIDs returns the tickets with the given ids, in no particular order.
 func TicketsByIDs(ctx context.Context, db DB, ids []string) ([]*models.Ticket, error) {

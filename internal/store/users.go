@@ -5,6 +5,8 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/savvysolve/api/internal/page"
+
 	"github.com/savvysolve/api/models"
 )
 
@@ -41,7 +43,7 @@ func SolversByUserIDs(ctx context.Context, db DB, userIDs []string) ([]*models.S
 }
 
 // Solvers lists solver profiles oldest first, optionally with one status.
-func Solvers(ctx context.Context, db DB, status *models.SolverStatus, p Page) (page []*models.Solver, sp Span, err error) {
+func Solvers(ctx context.Context, db DB, status *models.SolverStatus, p page.Request) (rows []*models.Solver, sp Span, err error) {
 	filter := func(q *bun.SelectQuery) *bun.SelectQuery {
 		if status != nil {
 			q = q.Where("s.status = ?", *status)
@@ -51,7 +53,7 @@ func Solvers(ctx context.Context, db DB, status *models.SolverStatus, p Page) (p
 	var at, id string
 	var previous string
 	if p.After != "" {
-		if err := decodeCursor(p.After, &at, &id); err != nil {
+		if err := page.Decode("after", p.After, &at, &id); err != nil {
 			return nil, sp, err
 		}
 		previous = "(s.created_at, s.id) <= (?::timestamptz, ?::uuid)"
@@ -60,7 +62,7 @@ func Solvers(ctx context.Context, db DB, status *models.SolverStatus, p Page) (p
 		return nil, sp, mapErr(err, "solver")
 	}
 	q := db.NewSelect().
-		Model(&page).
+		Model(&rows).
 		Apply(filter).
 		OrderExpr("s.created_at, s.id").
 		Limit(int64(p.First + 1))
@@ -68,11 +70,11 @@ func Solvers(ctx context.Context, db DB, status *models.SolverStatus, p Page) (p
 		q = q.Where("(s.created_at, s.id) > (?::timestamptz, ?::uuid)", at, id)
 	}
 	err = q.Scan(ctx)
-	return page, sp, mapErr(err, "solver")
+	return rows, sp, mapErr(err, "solver")
 }
 
 // SolverCursor is the cursor of s in Solvers.
-func SolverCursor(s *models.Solver) string { return EncodeCursor(s.CreatedAt, s.ID) }
+func SolverCursor(s *models.Solver) string { return page.Cursor(s.CreatedAt, s.ID) }
 
 // SetSolverStatus changes a solver's status.
 func SetSolverStatus(ctx context.Context, db DB, id string, status models.SolverStatus) (*models.Solver, error) {

@@ -7,6 +7,8 @@
 package webhooks
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"crypto/ed25519"
 	"encoding/base64"
@@ -15,7 +17,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -24,6 +28,8 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	svix "github.com/svix/svix-webhooks/go"
 
+	"github.com/savvysolve/api/internal/apperr"
+	"github.com/savvysolve/api/internal/auth"
 	"github.com/savvysolve/api/internal/store"
 	"github.com/savvysolve/api/models"
 )
@@ -190,6 +196,13 @@ func verifyTelnyx(key ed25519.PublicKey, hd http.Header, body []byte, now time.T
 // once committed. A delivery already stored (a retry, a replay) is
 // acknowledged again, without a second job.
 func (h *handler) store(w http.ResponseWriter, r *http.Request, d store.WebhookDelivery) {
+	if field := nulField(d.Payload); field != "" {
+		// PostgreSQL's jsonb cannot hold U+0000: storing it would fail on
+		// every retry. Refuse it plainly instead (the sender shows the 400).
+		h.log.Warn("webhook refused: NUL character", "source", d.Source, "delivery", d.DeliveryID, "field", field)
+		auth.WriteError(w, http.StatusBadRequest, apperr.Invalid(field, "%s contains a NUL character (U+0000), which text cannot hold", field))
+		return
+	}
 	ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
 	defer cancel()
 	id, inserted, err := h.insert(ctx, d)
@@ -243,4 +256,44 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 		return nil, false
 	}
 	return body, true
+}
+
+// nulField names the first string (or key) of a JSON payload that holds a
+// NUL character, as a dotted path; "" when none does.
+func nulField(payload []byte) string {
+	if !bytes.Contains(payload, []byte(`\u0000`)) {
+		return "" // the only way JSON text can carry a NUL
+	}
+	var v any
+	if json.Unmarshal(payload, &v) != nil {
+		return ""
+	}
+	return nulIn("", v)
+}
+
+func nulIn(path string, v any) string {
+	switch v := v.(type) {
+	case string:
+		if strings.IndexByte(v, 0) >= 0 {
+			return cmp.Or(path, ".")
+		}
+	case []any:
+		for i, e := range v {
+			if f := nulIn(fmt.Sprintf("%s[%d]", path, i), e); f != "" {
+				return f
+			}
+		}
+	case map[string]any:
+		keys := slices.Sorted(maps.Keys(v))
+		for _, k := range keys {
+			p := strings.TrimPrefix(path+"."+k, ".")
+			if strings.IndexByte(k, 0) >= 0 {
+				return p
+			}
+			if f := nulIn(p, v[k]); f != "" {
+				return f
+			}
+		}
+	}
+	return ""
 }

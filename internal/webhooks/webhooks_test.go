@@ -75,6 +75,10 @@ func TestClerkDeliveries(t *testing.T) {
 		{"signed but not an event", func() *http.Request {
 			return wt.ClerkRequest(t, e.ClerkSecret, "msg_3", time.Now(), []byte(`[1, 2]`))
 		}, 400, 2, 1},
+		{"signed, with a NUL character in a name", func() *http.Request {
+			nul := wt.ClerkUser(t, "user.updated", "user_1", "pat@example.com", "P\x00t", "Lee", "", time.Now())
+			return wt.ClerkRequest(t, e.ClerkSecret, "msg_4", time.Now(), nul)
+		}, 400, 2, 1},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -94,7 +98,7 @@ func TestClerkDeliveries(t *testing.T) {
 		WHERE j.kind = 'clerk_event' AND w.delivery_id = 'msg_1' AND w.event_type = 'user.created' AND w.subject_id = 'user_1'`); n != 1 {
 		t.Errorf("the job does not name the stored delivery")
 	}
-	if len(e.Logs.Find(0, "webhook refused")) != 6 {
+	if len(e.Logs.Find(0, "webhook refused")) != 7 { // six signatures, one NUL
 		t.Errorf("refusals logged: %v", e.Logs.Find(0, "webhook refused"))
 	}
 }
