@@ -35,7 +35,7 @@ func dbCmd(ctx context.Context, log *slog.Logger, cfg config.Config, args []stri
 		if len(args) != 2 {
 			return errors.New("usage: db diff NAME (for example: db diff add_ticket_customer)")
 		}
-		return dbDiff(ctx, log, args[1])
+		return dbDiff(ctx, log, cfg, args[1])
 	case "status":
 		return dbStatus(ctx, log, cfg)
 	case "check":
@@ -52,8 +52,8 @@ func dbCmd(ctx context.Context, log *slog.Logger, cfg config.Config, args []stri
 
 // withDev runs f with a clean dev database: DEV_DATABASE_URL when set, else a
 // throwaway embedded cluster.
-func withDev(ctx context.Context, log *slog.Logger, f func(*migrate.Dev) error) error {
-	url := os.Getenv("DEV_DATABASE_URL")
+func withDev(ctx context.Context, log *slog.Logger, cfg config.Config, f func(*migrate.Dev) error) error {
+	url := cfg.DevDatabaseURL
 	if url == "" {
 		tmp, err := os.MkdirTemp("", "savvysolve-dev-")
 		if err != nil {
@@ -75,7 +75,7 @@ func withDev(ctx context.Context, log *slog.Logger, f func(*migrate.Dev) error) 
 	return f(dev)
 }
 
-func dbDiff(ctx context.Context, log *slog.Logger, name string) error {
+func dbDiff(ctx context.Context, log *slog.Logger, cfg config.Config, name string) error {
 	hcl, err := os.ReadFile(schemaFile)
 	if err != nil {
 		return err
@@ -84,7 +84,7 @@ func dbDiff(ctx context.Context, log *slog.Logger, name string) error {
 	if err != nil {
 		return err
 	}
-	return withDev(ctx, log, func(dev *migrate.Dev) error {
+	return withDev(ctx, log, cfg, func(dev *migrate.Dev) error {
 		file, err := dev.Diff(ctx, dir, hcl, name)
 		if err != nil {
 			return err
@@ -114,7 +114,7 @@ func dbCheck(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 		}
 		defer live.Close()
 	}
-	return withDev(ctx, log, func(dev *migrate.Dev) error {
+	return withDev(ctx, log, cfg, func(dev *migrate.Dev) error {
 		problems, err := dev.Check(ctx, dir, hcl, live)
 		if err != nil {
 			return err

@@ -91,6 +91,13 @@ table "users" {
     type = varchar(255)
     null = true
   }
+  # deleted_at is when Clerk's user.deleted anonymised the user: the row
+  # stays (tickets and messages refer to it), its tokens are refused, and a
+  # later token or webhook never brings it back.
+  column "deleted_at" {
+    type = timestamptz
+    null = true
+  }
   column "created_at" {
     type    = timestamptz
     default = sql("now()")

@@ -23,13 +23,16 @@ import (
 	"github.com/savvysolve/api/internal/auth"
 	"github.com/savvysolve/api/internal/config"
 	"github.com/savvysolve/api/internal/database"
+	"github.com/savvysolve/api/internal/desk"
 	"github.com/savvysolve/api/internal/embeddedpg"
 	"github.com/savvysolve/api/internal/jobs"
 	"github.com/savvysolve/api/internal/live"
 	"github.com/savvysolve/api/internal/observe"
 	"github.com/savvysolve/api/internal/seed"
+	"github.com/savvysolve/api/internal/store"
 	"github.com/savvysolve/api/internal/webhooks"
 	"github.com/savvysolve/api/internal/wsconn"
+	"github.com/savvysolve/api/loaders"
 	"github.com/savvysolve/api/migrations"
 )
 
@@ -39,12 +42,19 @@ const embeddedDB = "postgres"
 // devTokenTTL is how long the development tokens printed at start stay valid.
 const devTokenTTL = 30 * 24 * time.Hour
 
+// benchLoaders is nil in the server: only the benchmark's build overlay
+// (bench/server.go) sets it, to switch the dataloaders off for its
+// comparison runs. No configuration can.
+var benchLoaders func(*loaders.Options)
+
 func startEmbedded(ctx context.Context, log *slog.Logger, cfg config.Config) (*embeddedpg.Cluster, error) {
-	c, err := embeddedpg.Start(ctx, embeddedpg.Config{DataDir: cfg.DataDir, Logger: log})
+	o := cfg.EmbeddedPG
+	o.Logger = log
+	c, err := embeddedpg.Start(ctx, o)
 	if err != nil {
 		return nil, fmt.Errorf("start the embedded PostgreSQL (set DATABASE_URL to use another): %w", err)
 	}
-	log.Info("embedded PostgreSQL started", "data", cfg.DataDir, "url", c.URL(embeddedDB))
+	log.Info("embedded PostgreSQL started", "data", o.DataDir, "url", c.URL(embeddedDB))
 	return c, nil
 }
 
@@ -62,13 +72,13 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 		defer cluster.Stop()
 		cfg.DatabaseURL = cluster.URL(embeddedDB)
 		cfg.DatabaseURLUnpooled = cfg.DatabaseURL
-		if cfg.AuthJWTSecret == "" {
-			if cfg.AuthJWTSecret, err = devSecret(cfg.DataDir); err != nil {
+		if cfg.Auth.Secret == "" {
+			if cfg.Auth.Secret, err = devSecret(cfg.EmbeddedPG.DataDir); err != nil {
 				return err
 			}
 		}
 	}
-	db, err := database.Open(ctx, cfg.DatabaseURL, poolOptions(cfg))
+	db, err := database.Open(ctx, cfg.DatabaseURL, cfg.Pool)
 	if err != nil {
 		return err
 	}
@@ -83,7 +93,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 			return err
 		}
 	}
-	authn, err := auth.New(ctx, db, cfg.AuthJWTSecret, cfg.AuthJWKSURL)
+	authn, err := auth.New(ctx, db, desk.New(db), cfg.Auth)
 	if err != nil {
 		return err
 	}
@@ -104,17 +114,14 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	}
 	defer stopJobs()
 	draining := new(atomic.Bool)
+	if benchLoaders != nil {
+		benchLoaders(&cfg.Loaders)
+	}
 	h := api.New(api.Deps{
 		DB: db, Auth: authn, Live: hub, Log: log, Migrations: dir,
 		Production: cfg.Production(), PlaygroundHeaders: devHeaders(ctx, log, cfg, db),
 		AllowedOrigins: cfg.AllowedOrigins, Sockets: sockets, Metrics: metrics, Webhooks: hooks,
-		Draining: draining, Tracing: tracing, LoaderWait: cfg.LoaderWait, NoDataloaders: cfg.NoDataloaders,
-		Limits: api.Limits{
-			MaxComplexity: cfg.Limits.MaxComplexity, MaxDepth: cfg.Limits.MaxDepth, MaxFields: cfg.Limits.MaxFields,
-			MaxBodyBytes: cfg.Limits.MaxBodyBytes, RequestTimeout: cfg.Limits.RequestTimeout,
-			RateAnon: cfg.Limits.RateAnon, RateUser: cfg.Limits.RateUser, TrustedProxies: cfg.Limits.TrustedProxies,
-			MaxInFlight: cfg.Limits.MaxInFlight,
-		},
+		Draining: draining, Tracing: tracing, Loaders: cfg.Loaders, Limits: cfg.Limits,
 	})
 	return listen(ctx, log, cfg, h, sockets, draining)
 }
@@ -145,7 +152,7 @@ func startJobs(ctx context.Context, log *slog.Logger, cfg config.Config, db *bun
 	if err != nil {
 		return nil, nil, err
 	}
-	queue, err := jobs.Start(ctx, jobs.Config{DB: db, Pool: pool, Log: log, Workers: cfg.JobWorkers, Retention: cfg.WebhookRetention, Metrics: m})
+	queue, err := jobs.Start(ctx, jobs.Config{Options: cfg.Jobs, DB: db, Pool: pool, Log: log, Metrics: m})
 	if err != nil {
 		pool.Close()
 		return nil, nil, err
@@ -158,23 +165,12 @@ func startJobs(ctx context.Context, log *slog.Logger, cfg config.Config, db *bun
 		}
 		pool.Close()
 	}
-	hooks, err := webhooks.New(webhooks.Config{
-		Pool: pool, Jobs: queue, Log: log,
-		ClerkSecret: cfg.ClerkWebhookSecret, TelnyxPublicKey: cfg.TelnyxPublicKey,
-	})
+	hooks, err := webhooks.New(webhooks.Config{Secrets: cfg.Webhooks, Pool: pool, Jobs: queue, Log: log})
 	if err != nil {
 		stop()
 		return nil, nil, err
 	}
 	return hooks, stop, nil
-}
-
-func poolOptions(cfg config.Config) database.Options {
-	return database.Options{
-		MaxConns: cfg.Pool.MaxConns, MinConns: cfg.Pool.MinConns,
-		MaxIdleTime: cfg.Pool.MaxIdleTime, ConnectTimeout: cfg.Pool.ConnectTimeout,
-		StatementTimeout: cfg.Pool.StatementTimeout, ExecMode: cfg.Pool.ExecMode,
-	}
 }
 
 func migrateUnpooled(ctx context.Context, log *slog.Logger, cfg config.Config) error {
@@ -192,12 +188,9 @@ func migrateUnpooled(ctx context.Context, log *slog.Logger, cfg config.Config) e
 }
 
 func seedIfEmpty(ctx context.Context, log *slog.Logger, db *bun.DB) error {
-	n, err := db.NewSelect().Table("users").Count(ctx)
-	if err != nil {
+	seeded, err := store.HasUsers(ctx, db)
+	if err != nil || seeded {
 		return err
-	}
-	if n > 0 {
-		return nil
 	}
 	if err := seed.Run(ctx, db); err != nil {
 		return fmt.Errorf("seed: %w", err)
@@ -225,20 +218,20 @@ func devSecret(dataDir string) (string, error) {
 // devHeaders prints, and offers in the Playground, a ready Authorization
 // header for each seeded user, when the server signs its own tokens.
 func devHeaders(ctx context.Context, log *slog.Logger, cfg config.Config, db *bun.DB) map[string]map[string]string {
-	if cfg.Production() || cfg.AuthJWTSecret == "" {
+	if cfg.Production() || cfg.Auth.Secret == "" {
 		return nil
 	}
 	sets := map[string]map[string]string{}
 	var lines []string
-	var present []string
-	if err := db.NewSelect().Table("users").Column("clerk_id").Where("clerk_id IN (?)", bun.List(seed.ClerkIDs)).Scan(ctx, &present); err != nil {
+	present, err := store.PresentClerkIDs(ctx, db, seed.ClerkIDs)
+	if err != nil {
 		return nil
 	}
 	for _, id := range seed.ClerkIDs {
 		if !slices.Contains(present, id) {
 			continue
 		}
-		tok, err := auth.SignHS256([]byte(cfg.AuthJWTSecret), id, devTokenTTL)
+		tok, err := auth.SignHS256([]byte(cfg.Auth.Secret), id, devTokenTTL)
 		if err != nil {
 			return nil
 		}
@@ -254,7 +247,7 @@ func devHeaders(ctx context.Context, log *slog.Logger, cfg config.Config, db *bu
 
 func listen(ctx context.Context, log *slog.Logger, cfg config.Config, h http.Handler, sockets *wsconn.Registry, draining *atomic.Bool) error {
 	srv := &http.Server{
-		Addr:              net.JoinHostPort(os.Getenv("HOST"), strconv.Itoa(cfg.Port)),
+		Addr:              net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
@@ -314,9 +307,9 @@ func tokenCmd(cfg config.Config, args []string) error {
 	if len(args) != 1 {
 		return errors.New("usage: token CLERK_ID (for example: token seed_admin)")
 	}
-	secret := cfg.AuthJWTSecret
+	secret := cfg.Auth.Secret
 	if secret == "" && cfg.Embedded {
-		b, err := os.ReadFile(filepath.Join(filepath.Dir(cfg.DataDir), "dev-jwt-secret"))
+		b, err := os.ReadFile(filepath.Join(filepath.Dir(cfg.EmbeddedPG.DataDir), "dev-jwt-secret"))
 		if err != nil {
 			return errors.New("set AUTH_JWT_SECRET (or start the embedded server once to create its development secret)")
 		}

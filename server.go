@@ -22,18 +22,24 @@ import (
 )
 
 func main() {
-	log := newLogger(os.Getenv("APP_ENV"))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, log, os.Args[1:]); err != nil {
+	// A configuration that does not load is reported too, by the logger of
+	// whatever mode it asked for.
+	cfg, err := config.Load()
+	log := newLogger(cfg.Production())
+	if err == nil {
+		err = run(ctx, log, cfg, os.Args[1:])
+	}
+	if err != nil {
 		log.Error(err.Error())
 		stop()
 		os.Exit(1)
 	}
 }
 
-func newLogger(env string) *slog.Logger {
-	if env == "production" {
+func newLogger(production bool) *slog.Logger {
+	if production {
 		return slog.New(slog.NewJSONHandler(os.Stderr, nil))
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -41,11 +47,7 @@ func newLogger(env string) *slog.Logger {
 
 const usage = `usage: savvysolve [serve | migrate | seed | db diff NAME | db status | db check | db hash | token CLERK_ID]`
 
-func run(ctx context.Context, log *slog.Logger, args []string) error {
-	cfg, err := config.Load()
-	if err != nil {
-		return err
-	}
+func run(ctx context.Context, log *slog.Logger, cfg config.Config, args []string) error {
 	cmd := "serve"
 	if len(args) > 0 {
 		cmd, args = args[0], args[1:]

@@ -50,23 +50,45 @@ func init() {
 }
 `
 
-// buildServer builds the server binary into dir.
+// noLoadersOverlay is compiled into every benchmark build: it lets the
+// benchmark (and only it) switch the dataloaders off with
+// BENCH_DISABLE_DATALOADERS=1, through the server's benchLoaders hook. The
+// server's configuration has no such switch.
+const noLoadersOverlay = `package main
+
+import (
+	"os"
+
+	"github.com/savvysolve/api/loaders"
+)
+
+func init() {
+	benchLoaders = func(o *loaders.Options) { o.Disabled = os.Getenv("BENCH_DISABLE_DATALOADERS") == "1" }
+}
+`
+
+// buildServer builds the server binary into dir, with the benchmark's
+// overlay files (the repository's sources stay as they are).
 func buildServer(ctx context.Context, root, dir string, pprof bool) (string, error) {
 	bin := filepath.Join(dir, "savvysolve")
-	args := []string{"build", "-o", bin}
+	files := map[string]string{"zz_bench_loaders.go": noLoadersOverlay}
 	if pprof {
-		src := filepath.Join(dir, "zz_bench_pprof.go")
-		if err := os.WriteFile(src, []byte(pprofOverlay), 0o644); err != nil {
-			return "", err
-		}
-		ov, _ := json.Marshal(map[string]any{"Replace": map[string]string{filepath.Join(root, "zz_bench_pprof.go"): src}})
-		ovPath := filepath.Join(dir, "overlay.json")
-		if err := os.WriteFile(ovPath, ov, 0o644); err != nil {
-			return "", err
-		}
-		args = append(args, "-overlay", ovPath)
+		files["zz_bench_pprof.go"] = pprofOverlay
 	}
-	cmd := exec.CommandContext(ctx, "go", append(args, ".")...)
+	replace := map[string]string{}
+	for name, src := range files {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			return "", err
+		}
+		replace[filepath.Join(root, name)] = path
+	}
+	ov, _ := json.Marshal(map[string]any{"Replace": replace})
+	ovPath := filepath.Join(dir, "overlay.json")
+	if err := os.WriteFile(ovPath, ov, 0o644); err != nil {
+		return "", err
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "-overlay", ovPath, ".")
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build the server: %w\n%s", err, out)

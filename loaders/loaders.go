@@ -72,9 +72,13 @@ type MessageWindow struct {
 	HasPrevious, HasNext bool
 }
 
+// DefaultWait is Options.Wait's default.
+const DefaultWait = time.Millisecond
+
 // Options tune the loaders.
 type Options struct {
-	// Wait is how long a loader collects keys before it runs its batch.
+	// Wait (LOADER_WAIT) is how long a loader collects keys before it runs
+	// its batch; 0: DefaultWait.
 	Wait time.Duration
 	// NoCache turns the per-operation cache off (subscriptions: every event
 	// must see fresh rows).
@@ -85,8 +89,8 @@ type Options struct {
 	// whose load started them (with their own deadline), for a set shared by
 	// many operations: one leaving must not fail the others' loads.
 	Detached bool
-	// Disabled switches batching off, for the benchmark only (bench/,
-	// BENCH_DISABLE_DATALOADERS=1): every Load runs its own statement at once,
+	// Disabled switches batching off, for the benchmark only (bench/ sets it
+	// through a build overlay; no configuration does): every Load runs its own statement at once,
 	// with no per-operation cache, as resolvers that query directly would. It
 	// shows what batching saves; never set it otherwise.
 	Disabled bool
@@ -103,7 +107,7 @@ const detachedTimeout = 10 * time.Second
 // New returns a fresh set of loaders on db.
 func New(db bun.IDB, o Options) *Loaders {
 	if o.Wait == 0 {
-		o.Wait = time.Millisecond
+		o.Wait = DefaultWait
 	}
 	return &Loaders{
 		UserByID:              byID(o, "user", db, store.UsersByIDs, func(u *models.User) string { return u.ID }),

@@ -12,15 +12,17 @@ import (
 type User struct {
 	bun.BaseModel `bun:"table:users,alias:u"`
 
-	ID               string    `bun:"id,pk,type:uuid,default:gen_random_uuid(),nullzero"`
-	ClerkID          string    `bun:"clerk_id,notnull"`
-	Email            string    `bun:"email,notnull"`
-	Name             *string   `bun:"name"`
-	Phone            *string   `bun:"phone"`
-	Role             UserRole  `bun:"role,type:user_role,notnull,default:'customer'"`
-	StripeCustomerID *string   `bun:"stripe_customer_id"`
-	CreatedAt        time.Time `bun:"created_at,notnull,nullzero,default:current_timestamp"`
-	UpdatedAt        time.Time `bun:"updated_at,notnull,nullzero,default:current_timestamp"`
+	ID               string   `bun:"id,pk,type:uuid,default:gen_random_uuid(),nullzero"`
+	ClerkID          string   `bun:"clerk_id,notnull"`
+	Email            string   `bun:"email,notnull"`
+	Name             *string  `bun:"name"`
+	Phone            *string  `bun:"phone"`
+	Role             UserRole `bun:"role,type:user_role,notnull,default:'customer'"`
+	StripeCustomerID *string  `bun:"stripe_customer_id"`
+	// DeletedAt is set when Clerk's user.deleted anonymised the user (the row stays).
+	DeletedAt *time.Time `bun:"deleted_at"`
+	CreatedAt time.Time  `bun:"created_at,notnull,nullzero,default:current_timestamp"`
+	UpdatedAt time.Time  `bun:"updated_at,notnull,nullzero,default:current_timestamp"`
 
 	Solver *Solver `bun:"rel:has-one,join:id=user_id"`
 }

@@ -130,6 +130,17 @@ func TestSetUserRole(t *testing.T) {
 	second := token(t, seed.Customer3)
 	e.wantCode("CONFLICT", second, setRole, map[string]any{"id": seed.UserCustomer3, "r": "SOLVER"})
 
+	// A deleted user's role no longer changes, and a deleted admin does not
+	// count as an admin who remains.
+	if _, err := e.db.Exec("UPDATE users SET deleted_at = now() WHERE id = ?", seed.UserCustomer1); err != nil {
+		t.Fatal(err)
+	}
+	e.wantCode("CONFLICT", second, setRole, map[string]any{"id": seed.UserCustomer1, "r": "SOLVER"})
+	if _, err := e.db.Exec("UPDATE users SET role = 'admin' WHERE id = ?", seed.UserCustomer1); err != nil {
+		t.Fatal(err)
+	}
+	e.wantCode("CONFLICT", second, setRole, map[string]any{"id": seed.UserCustomer3, "r": "CUSTOMER"})
+
 	// Two admins demoting each other at once: one wins, one admin remains.
 	e.must(second, setRole, map[string]any{"id": seed.UserAdmin, "r": "ADMIN"})
 	var wg sync.WaitGroup
@@ -143,7 +154,7 @@ func TestSetUserRole(t *testing.T) {
 	}
 	wg.Wait()
 	var admins int
-	if err := e.db.NewRaw("SELECT count(*) FROM users WHERE role = 'admin'").Scan(t.Context(), &admins); err != nil || admins != 1 {
+	if err := e.db.NewRaw("SELECT count(*) FROM users WHERE role = 'admin' AND deleted_at IS NULL").Scan(t.Context(), &admins); err != nil || admins != 1 {
 		t.Fatalf("%d admins left (%v); codes %v", admins, err, codes)
 	}
 	if fmt.Sprint(codes) != "[ FORBIDDEN]" && fmt.Sprint(codes) != "[FORBIDDEN ]" {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/savvysolve/api/graph"
 	"github.com/savvysolve/api/internal/auth"
+	"github.com/savvysolve/api/internal/clientip"
 	"github.com/savvysolve/api/internal/database"
 	"github.com/savvysolve/api/internal/desk"
 	"github.com/savvysolve/api/internal/live"
@@ -43,9 +44,11 @@ type Deps struct {
 	Production bool
 	// PlaygroundHeaders are ready Authorization headers offered in the Playground (development only).
 	PlaygroundHeaders map[string]map[string]string
-	// LoaderWait is how long loaders collect keys (0: the default).
-	LoaderWait time.Duration
-	// AllowedOrigins may open websockets (besides same-origin pages) and make CORS requests.
+	// Loaders tune the dataloaders (Wait: LOADER_WAIT; Observe is set here).
+	Loaders loaders.Options
+	// AllowedOrigins may open websockets (besides same-origin pages) and make
+	// CORS requests; outside production, so may pages on http://localhost:*
+	// and http://127.0.0.1:*.
 	AllowedOrigins []string
 	// Sockets tracks open websockets (may be nil).
 	Sockets *wsconn.Registry
@@ -62,8 +65,6 @@ type Deps struct {
 	Tracing bool
 	// running holds the turns of plain HTTP requests (Limits.MaxInFlight).
 	running *semaphore.Weighted
-	// NoDataloaders runs every relation load alone: for the benchmark only.
-	NoDataloaders bool
 }
 
 // New returns the server's HTTP handler.
@@ -80,13 +81,13 @@ func New(d Deps) http.Handler {
 	gql := d.Auth.Middleware(d.Log)(d.graphQL())
 	sockets := wsconn.Middleware(gql)
 	plain := d.cors().Handler(d.plainHTTP(gql))
-	mux.Handle("/graphql", d.withClientIP(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/graphql", func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && websocket.IsWebSocketUpgrade(r) {
 			sockets.ServeHTTP(w, r)
 			return
 		}
 		plain.ServeHTTP(w, r)
-	})))
+	})
 	if d.Webhooks != nil { // signed by their senders: no CORS, no user auth
 		mux.Handle("POST /webhooks/", d.Webhooks)
 	}
@@ -99,7 +100,9 @@ func New(d Deps) http.Handler {
 		opts.HeaderSets = d.PlaygroundHeaders
 	}
 	mux.Handle("GET /{$}", playground.Handler("SavvySolve API", "/graphql", opts))
-	return observe.HTTP(d.Log, d.Metrics)(mux) // outermost: refusals are logged and counted too
+	// Outermost: the client's address is resolved once, for the log and the
+	// rate limit alike; refusals are logged and counted too.
+	return clientip.Middleware(d.Limits.TrustedProxies)(observe.HTTP(d.Log, d.Metrics)(mux))
 }
 
 func (d Deps) graphQL() http.Handler {
@@ -150,7 +153,8 @@ func (d Deps) graphQL() http.Handler {
 // resolving one event are batched together, so an event costs the same
 // statements whether ten or ten thousand subscribers receive it.
 func (d Deps) perOperation() graphql.OperationMiddleware {
-	opts := loaders.Options{Wait: d.LoaderWait, Observe: d.Metrics.Batch, Disabled: d.NoDataloaders}
+	opts := d.Loaders
+	opts.Observe = d.Metrics.Batch
 	shared := opts
 	shared.NoCache, shared.Detached = true, true
 	live := loaders.New(d.DB, shared)

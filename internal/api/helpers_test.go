@@ -20,8 +20,10 @@ import (
 	"github.com/savvysolve/api/internal/auth"
 	"github.com/savvysolve/api/internal/database"
 	"github.com/savvysolve/api/internal/dbtest"
+	"github.com/savvysolve/api/internal/desk"
 	"github.com/savvysolve/api/internal/live"
 	"github.com/savvysolve/api/internal/seed"
+	"github.com/savvysolve/api/loaders"
 	"github.com/savvysolve/api/migrations"
 	"github.com/savvysolve/api/models"
 )
@@ -58,6 +60,8 @@ type opts struct {
 	origins     []string      // nil: the test origin
 	stmtTimeout time.Duration // 0: none
 	wait        time.Duration // the loaders' window; 0: 2 ms
+	auth        auth.Options  // the user tokens accepted besides HS256 with secret
+	log         *slog.Logger  // nil: discarded
 }
 
 const testOrigin = "https://app.savvysolve.test"
@@ -82,7 +86,8 @@ func buildServer(tb testing.TB, url string, o opts) (*bun.DB, http.Handler, *liv
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { db.Close() })
-	authn, err := auth.New(context.Background(), db, secret, "")
+	o.auth.Secret = secret
+	authn, err := auth.New(context.Background(), db, desk.New(db), o.auth)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -96,9 +101,12 @@ func buildServer(tb testing.TB, url string, o opts) (*bun.DB, http.Handler, *liv
 	if o.wait == 0 {
 		o.wait = 2 * time.Millisecond
 	}
-	hub := live.New(db, testLog())
+	if o.log == nil {
+		o.log = testLog()
+	}
+	hub := live.New(db, o.log)
 	h := api.New(api.Deps{
-		DB: db, Auth: authn, Live: hub, Log: testLog(), Migrations: dir, LoaderWait: o.wait,
+		DB: db, Auth: authn, Live: hub, Log: o.log, Migrations: dir, Loaders: loaders.Options{Wait: o.wait},
 		AllowedOrigins: o.origins, Production: o.production, Limits: o.limits,
 	})
 	return db, h, hub

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
-	"slices"
 	"strings"
 	"time"
 
@@ -20,67 +19,20 @@ import (
 
 	"github.com/savvysolve/api/internal/apperr"
 	"github.com/savvysolve/api/internal/auth"
+	"github.com/savvysolve/api/internal/clientip"
 )
 
 type ctxKey int
 
 const (
-	clientIPKey ctxKey = iota
-	methodKey
+	methodKey ctxKey = iota
 	replyKey
 )
-
-// withClientIP puts the client's address into the request's context: the
-// peer's, or, when the peer is a trusted proxy, the rightmost address of
-// X-Forwarded-For that is not a trusted proxy. A client that talks to the
-// server directly cannot choose its address with a header.
-func (d Deps) withClientIP(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ip := clientIP(r, d.Limits.TrustedProxies)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), clientIPKey, ip)))
-	})
-}
-
-func clientIP(r *http.Request, trusted []netip.Prefix) netip.Addr {
-	ip := parseAddr(r.RemoteAddr)
-	if !trustedAddr(ip, trusted) {
-		return ip
-	}
-	var hops []string
-	for _, h := range r.Header.Values("X-Forwarded-For") {
-		hops = append(hops, strings.Split(h, ",")...)
-	}
-	for i := len(hops) - 1; i >= 0; i-- {
-		hop := parseAddr(strings.TrimSpace(hops[i]))
-		if !hop.IsValid() {
-			break // a garbled chain: trust nothing left of it
-		}
-		if !trustedAddr(hop, trusted) {
-			return hop
-		}
-		ip = hop
-	}
-	return ip
-}
-
-// parseAddr reads "addr", "addr:port" or "[addr]:port"; IPv4-mapped IPv6
-// addresses become IPv4. It returns the zero Addr for anything else.
-func parseAddr(s string) netip.Addr {
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return ap.Addr().Unmap()
-	}
-	a, _ := netip.ParseAddr(strings.Trim(s, "[]"))
-	return a.Unmap()
-}
-
-func trustedAddr(a netip.Addr, trusted []netip.Prefix) bool {
-	return a.IsValid() && slices.ContainsFunc(trusted, func(p netip.Prefix) bool { return p.Contains(a) })
-}
 
 // clientKey is the key of the context's client for rate limiting: its IPv4
 // address, or its IPv6 /64 (one subscriber's usual allocation).
 func clientKey(ctx context.Context) string {
-	ip, _ := ctx.Value(clientIPKey).(netip.Addr)
+	ip := clientip.From(ctx)
 	switch {
 	case !ip.IsValid():
 		return "unknown"
@@ -90,11 +42,13 @@ func clientKey(ctx context.Context) string {
 	return ip.String()
 }
 
-// cors answers preflights from ALLOWED_ORIGINS (the websocket allowlist) and
-// marks their responses readable. An empty list allows no cross-origin page.
+// cors answers preflights from the allowed origins (the websocket allowlist:
+// ALLOWED_ORIGINS, and local development servers outside production) and
+// marks their responses readable. In production an empty list allows no
+// cross-origin page.
 func (d Deps) cors() *cors.Cors {
 	return cors.New(cors.Options{
-		AllowOriginFunc: func(origin string) bool { return slices.Contains(d.AllowedOrigins, origin) },
+		AllowOriginFunc: d.allowedOrigin,
 		AllowedMethods:  []string{http.MethodGet, http.MethodPost},
 		AllowedHeaders:  []string{"Authorization", "Content-Type"},
 		ExposedHeaders:  []string{"Retry-After"},

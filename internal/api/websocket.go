@@ -3,7 +3,9 @@ package api
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/handler/transport"
@@ -13,10 +15,36 @@ import (
 	"github.com/savvysolve/api/internal/wsconn"
 )
 
-// originAllowed lets pages from the configured origins open a socket (same-origin
-// pages, the Playground included, are always allowed by the adapter).
+// originAllowed lets pages from the allowed origins (see allowedOrigin)
+// open a socket (same-origin pages, the Playground included, are always
+// allowed by the adapter).
 func (d Deps) originAllowed(origin string, _ *http.Request) bool {
-	return slices.Contains(d.AllowedOrigins, origin)
+	return d.allowedOrigin(origin)
+}
+
+// allowedOrigin reports whether a page from origin may call the API (CORS)
+// and open websockets: ALLOWED_ORIGINS, and outside production also any page
+// served from http://localhost or http://127.0.0.1 on any port, so that a
+// Vite or Next development server works with no setting.
+func (d Deps) allowedOrigin(origin string) bool {
+	return slices.Contains(d.AllowedOrigins, origin) || (!d.Production && localOrigin(origin))
+}
+
+// localOrigin reports whether origin is http://localhost[:port] or
+// http://127.0.0.1[:port], exactly: a browser's Origin has no path, user or
+// query, and localhost.example.com is not localhost.
+func localOrigin(origin string) bool {
+	u, err := url.Parse(origin)
+	if err != nil || u.Scheme != "http" || u.Opaque != "" || u.User != nil || u.Path != "" || u.RawQuery != "" || u.Fragment != "" {
+		return false
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return false
+		}
+	}
+	h := u.Hostname()
+	return h == "localhost" || h == "127.0.0.1"
 }
 
 // initSocket authenticates a websocket from its connection_init payload

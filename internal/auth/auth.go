@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,30 +17,71 @@ import (
 
 	"github.com/savvysolve/api/internal/apperr"
 	"github.com/savvysolve/api/internal/store"
+	"github.com/savvysolve/api/models"
 )
 
 // TicketTokenPrefix starts every ticket access token, so it is never mistaken for a JWT.
 const TicketTokenPrefix = "sst_"
 
-// Authenticator verifies tokens and loads their viewer.
-type Authenticator struct {
-	db     bun.IDB
-	secret []byte
-	jwks   keyfunc.Keyfunc
+// Options say which user tokens verify.
+type Options struct {
+	// Secret (AUTH_JWT_SECRET) enables HS256 user tokens signed with it.
+	Secret string
+	// JWKSURL (AUTH_JWKS_URL) enables RS256 user tokens (Clerk's), with keys
+	// fetched, cached and refreshed (also on an unknown key id, so Clerk's key
+	// rotation needs no restart).
+	JWKSURL string
+	// Issuer (AUTH_ISSUER), when set, must be the token's iss: Clerk's
+	// Frontend API URL, such as https://clerk.example.com.
+	Issuer string
+	// AuthorizedParties (AUTH_AUTHORIZED_PARTIES), when set, are the origins
+	// a token's azp may name (the page the token was made for). As in Clerk's
+	// guide, a token without azp is not refused for it.
+	AuthorizedParties []string
 }
 
-// New returns an Authenticator. secret enables HS256 user tokens; jwksURL
-// enables RS256 user tokens, with keys fetched, cached and refreshed (also on
-// an unknown key id, so Clerk's key rotation needs no restart).
-func New(ctx context.Context, db bun.IDB, secret, jwksURL string) (*Authenticator, error) {
-	a := &Authenticator{db: db, secret: []byte(secret)}
-	if jwksURL != "" {
-		k, err := keyfunc.NewDefaultCtx(ctx, []string{jwksURL})
+// Identity is who a verified user token says its holder is.
+type Identity struct {
+	ClerkID string // the token's sub
+	Email   string // the token's email claim, when the Clerk JWT template adds one
+}
+
+// Users finds the user of a verified token, and creates it on its first
+// sign-in (the domain's rule: see desk.SignIn).
+type Users interface {
+	SignIn(ctx context.Context, id Identity) (*models.User, error)
+}
+
+// Authenticator verifies tokens and loads their viewer.
+type Authenticator struct {
+	db      bun.IDB
+	users   Users
+	secret  []byte
+	jwks    keyfunc.Keyfunc
+	parser  *jwt.Parser
+	parties []string
+}
+
+// New returns an Authenticator: ticket tokens are looked up in db, user
+// tokens verified as o says and their users found through users.
+func New(ctx context.Context, db bun.IDB, users Users, o Options) (*Authenticator, error) {
+	a := &Authenticator{db: db, users: users, secret: []byte(o.Secret), parties: o.AuthorizedParties}
+	if o.JWKSURL != "" {
+		k, err := keyfunc.NewDefaultCtx(ctx, []string{o.JWKSURL})
 		if err != nil {
 			return nil, fmt.Errorf("auth: jwks: %w", err)
 		}
 		a.jwks = k
 	}
+	opts := []jwt.ParserOption{
+		jwt.WithValidMethods([]string{"HS256", "RS256"}),
+		jwt.WithExpirationRequired(),
+		jwt.WithLeeway(5 * time.Second),
+	}
+	if o.Issuer != "" {
+		opts = append(opts, jwt.WithIssuer(strings.TrimSuffix(o.Issuer, "/")))
+	}
+	a.parser = jwt.NewParser(opts...)
 	return a, nil
 }
 
@@ -76,24 +118,35 @@ func (a *Authenticator) ticketViewer(ctx context.Context, token string) (Viewer,
 	return Viewer{TicketID: t.ID}, nil
 }
 
+// claims are what a user token says: Clerk's session token, or a token of a
+// Clerk JWT template that adds the user's email.
+type claims struct {
+	jwt.RegisteredClaims
+	AuthorizedParty string `json:"azp,omitempty"`
+	Email           string `json:"email,omitempty"`
+}
+
+var (
+	errIssuer = apperr.New(apperr.Unauthent, "the token was not issued by this server's Clerk instance (iss)")
+	errParty  = apperr.New(apperr.Unauthent, "the token was made for a page this server does not accept (azp)")
+)
+
 func (a *Authenticator) userViewer(ctx context.Context, token string) (Viewer, error) {
-	claims := jwt.RegisteredClaims{}
-	_, err := jwt.ParseWithClaims(token, &claims, a.keyFor,
-		jwt.WithValidMethods([]string{"HS256", "RS256"}),
-		jwt.WithExpirationRequired(),
-		jwt.WithLeeway(5*time.Second))
-	if err != nil || claims.Subject == "" {
+	var c claims
+	_, err := a.parser.ParseWithClaims(token, &c, a.keyFor)
+	switch {
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return Viewer{}, errIssuer
+	case err != nil || c.Subject == "":
 		return Viewer{}, errUnauthenticated
+	case c.AuthorizedParty != "" && len(a.parties) > 0 && !slices.Contains(a.parties, c.AuthorizedParty):
+		return Viewer{}, errParty
 	}
-	u, err := store.UserByClerkID(ctx, a.db, claims.Subject)
-	if apperr.CodeOf(err) == apperr.NotFound {
-		return Viewer{}, apperr.New(apperr.Unauthent, "no user for this token")
-	}
+	u, err := a.users.SignIn(ctx, Identity{ClerkID: c.Subject, Email: c.Email})
 	if err != nil {
 		return Viewer{}, err
 	}
-	v := Viewer{User: u, Solver: u.Solver, ExpiresAt: claims.ExpiresAt.Time}
-	return v, nil
+	return Viewer{User: u, Solver: u.Solver, ExpiresAt: c.ExpiresAt.Time}, nil
 }
 
 // keyFor picks the verification key by algorithm: the shared secret for
@@ -112,12 +165,6 @@ func (a *Authenticator) keyFor(t *jwt.Token) (any, error) {
 		return a.jwks.Keyfunc(t)
 	}
 	return nil, errors.New("unexpected signing method")
-}
-
-// Sign makes an HS256 user token for clerkID, valid for ttl: development
-// tokens and tests. It needs the shared secret.
-func (a *Authenticator) Sign(clerkID string, ttl time.Duration) (string, error) {
-	return SignHS256(a.secret, clerkID, ttl)
 }
 
 // SignHS256 makes an HS256 user token for clerkID with secret.

@@ -1,6 +1,8 @@
 // Package auth turns a bearer token into the Viewer of a request: a user JWT
-// (HS256 with AUTH_JWT_SECRET, or RS256 from Clerk's JWKS) or a guest's ticket
-// access token. The user's role always comes from the database.
+// (HS256 with AUTH_JWT_SECRET, or RS256 from Clerk's JWKS; iss and azp
+// checked when configured) or a guest's ticket access token. The user's role
+// always comes from the database; who a token's subject is (and the user's
+// creation on a first sign-in) is the domain's rule, reached through Users.
 package auth
 
 import (

@@ -13,73 +13,55 @@ import (
 	"time"
 
 	"github.com/joho/godotenv"
+
+	"github.com/savvysolve/api/internal/api"
+	"github.com/savvysolve/api/internal/auth"
+	"github.com/savvysolve/api/internal/database"
+	"github.com/savvysolve/api/internal/embeddedpg"
+	"github.com/savvysolve/api/internal/jobs"
+	"github.com/savvysolve/api/internal/webhooks"
+	"github.com/savvysolve/api/loaders"
 )
 
-// Config holds every setting of the server. The zero value is not useful: use Load.
+// Config holds every setting of the server. The settings of a package it
+// configures are that package's own option struct, filled here and handed
+// over as they are; a default lives in that package when the package has one.
+// The zero value is not useful: use Load.
 type Config struct {
 	Env  string // "development" or "production" (APP_ENV)
+	Host string // HOST: the address to listen on ("": every interface)
 	Port int    // PORT
 
 	// DatabaseURL serves queries; it may point at a transaction pooler.
 	DatabaseURL string
 	// DatabaseURLUnpooled is a direct connection, for migrations and LISTEN.
 	DatabaseURLUnpooled string
+	// DevDatabaseURL (DEV_DATABASE_URL) is the empty database `db diff` and
+	// `db check` work on; empty: a throwaway embedded cluster.
+	DevDatabaseURL string
 	// Embedded is true when no database was configured: the server starts its own cluster.
-	Embedded    bool
-	DataDir     string // EMBEDDED_PG_DIR: the embedded cluster's data directory
-	AutoMigrate bool   // MIGRATE_ON_START
-	AutoSeed    bool   // SEED_ON_START: seed an empty database at start (default on for embedded)
+	Embedded bool
+	// EmbeddedPG is the embedded cluster's (DataDir: EMBEDDED_PG_DIR).
+	EmbeddedPG  embeddedpg.Config
+	AutoMigrate bool // MIGRATE_ON_START
+	AutoSeed    bool // SEED_ON_START: seed an empty database at start (default on for embedded)
 
-	Pool Pool
-
-	AuthJWTSecret string // AUTH_JWT_SECRET: HS256 user tokens
-	AuthJWKSURL   string // AUTH_JWKS_URL: RS256 user tokens (Clerk)
+	Pool database.Options // DB_*: the application's connection pool
+	Auth auth.Options     // AUTH_*: the user tokens accepted
 
 	AllowedOrigins []string // ALLOWED_ORIGINS, comma separated
 	ShutdownGrace  time.Duration
 	// ShutdownDelay (SHUTDOWN_DELAY) is how long readiness stays red before the
 	// server stops accepting requests, so a load balancer stops sending first.
 	ShutdownDelay time.Duration
-	// LoaderWait (LOADER_WAIT) is how long a dataloader collects keys before its batch runs.
-	LoaderWait time.Duration
-	// NoDataloaders (BENCH_DISABLE_DATALOADERS) runs every relation load alone: for the benchmark only.
-	NoDataloaders bool
+	// Loaders (Wait: LOADER_WAIT) tune the dataloaders.
+	Loaders loaders.Options
 
-	Limits Limits
+	Limits api.Limits // what one client may ask of the server
 
 	// Integrations: signed webhooks and the job queue that applies them.
-	ClerkWebhookSecret string        // CLERK_WEBHOOK_SECRET (whsec_...); unset: /webhooks/clerk answers 503
-	TelnyxPublicKey    string        // TELNYX_PUBLIC_KEY (base64 Ed25519); unset: /webhooks/telnyx answers 503
-	WebhookRetention   time.Duration // WEBHOOK_RETENTION: age at which applied deliveries and finished jobs are deleted
-	JobWorkers         int           // JOB_WORKERS: jobs run at once; 0 runs none (the replica only enqueues)
-}
-
-// Limits bound what one client may ask of the server.
-type Limits struct {
-	MaxComplexity  int           // GRAPHQL_MAX_COMPLEXITY: cost of an operation, lists multiplied by their page size
-	MaxDepth       int           // GRAPHQL_MAX_DEPTH: nesting of fields
-	MaxFields      int           // GRAPHQL_MAX_FIELDS: fields (aliases included) after fragment expansion
-	MaxBodyBytes   int64         // MAX_BODY_BYTES: size of a POST body
-	RequestTimeout time.Duration // REQUEST_TIMEOUT: deadline of an HTTP request (not of websockets)
-	RateAnon       int           // RATE_LIMIT_ANON: mutations per minute per client IP without a user token; 0 disables
-	RateUser       int           // RATE_LIMIT_USER: mutations per minute per user (or ticket token); 0 disables
-	MaxInFlight    int           // MAX_IN_FLIGHT: plain HTTP requests running at once, the others wait their turn; 0: 2 × CPUs
-	// TrustedProxies (TRUSTED_PROXIES, comma-separated CIDRs or addresses) are
-	// the peers whose X-Forwarded-For names the client.
-	TrustedProxies []netip.Prefix
-}
-
-// Pool holds the connection pool settings.
-type Pool struct {
-	MaxConns       int           // DB_MAX_CONNS
-	MinConns       int           // DB_MIN_CONNS
-	MaxIdleTime    time.Duration // DB_MAX_IDLE_TIME
-	ConnectTimeout time.Duration // DB_CONNECT_TIMEOUT
-	// StatementTimeout (DB_STATEMENT_TIMEOUT) ends any statement that runs longer; 0 disables.
-	StatementTimeout time.Duration
-	// ExecMode (DB_EXEC_MODE) is pgx's query exec mode on DATABASE_URL: behind a
-	// transaction pooler older than PgBouncer 1.21 use cache_describe or exec.
-	ExecMode string
+	Webhooks webhooks.Secrets // CLERK_WEBHOOK_SECRET, TELNYX_PUBLIC_KEY
+	Jobs     jobs.Options     // JOB_WORKERS, WEBHOOK_RETENTION
 }
 
 // Production reports whether the server runs in production mode.
@@ -97,16 +79,22 @@ func Load() (Config, error) {
 func FromEnv(get func(string) string) (Config, error) {
 	r := reader{get: get}
 	c := Config{
-		Env:           r.str("APP_ENV", "development"),
-		Port:          r.int("PORT", 8080),
-		DataDir:       r.str("EMBEDDED_PG_DIR", ".data/postgres"),
-		AuthJWTSecret: get("AUTH_JWT_SECRET"),
-		AuthJWKSURL:   get("AUTH_JWKS_URL"),
-		ShutdownGrace: r.duration("SHUTDOWN_GRACE", 20*time.Second),
-		ShutdownDelay: r.duration("SHUTDOWN_DELAY", time.Second),
-		LoaderWait:    r.duration("LOADER_WAIT", time.Millisecond),
-		NoDataloaders: r.bool("BENCH_DISABLE_DATALOADERS", false),
-		Pool: Pool{
+		Env:            r.str("APP_ENV", "development"),
+		Host:           get("HOST"),
+		Port:           r.int("PORT", 8080),
+		DevDatabaseURL: get("DEV_DATABASE_URL"),
+		EmbeddedPG:     embeddedpg.Config{DataDir: r.str("EMBEDDED_PG_DIR", ".data/postgres")},
+		Auth: auth.Options{
+			Secret:            get("AUTH_JWT_SECRET"),
+			JWKSURL:           get("AUTH_JWKS_URL"),
+			Issuer:            get("AUTH_ISSUER"),
+			AuthorizedParties: r.list("AUTH_AUTHORIZED_PARTIES"),
+		},
+		AllowedOrigins: r.list("ALLOWED_ORIGINS"),
+		ShutdownGrace:  r.duration("SHUTDOWN_GRACE", 20*time.Second),
+		ShutdownDelay:  r.duration("SHUTDOWN_DELAY", time.Second),
+		Loaders:        loaders.Options{Wait: r.duration("LOADER_WAIT", loaders.DefaultWait)},
+		Pool: database.Options{
 			MaxConns:       r.int("DB_MAX_CONNS", 20),
 			MinConns:       r.int("DB_MIN_CONNS", 5),
 			MaxIdleTime:    r.duration("DB_MAX_IDLE_TIME", 30*time.Second),
@@ -115,22 +103,25 @@ func FromEnv(get func(string) string) (Config, error) {
 			StatementTimeout: r.duration("DB_STATEMENT_TIMEOUT", 5*time.Second),
 			ExecMode:         r.str("DB_EXEC_MODE", ""),
 		},
-		Limits: Limits{
-			MaxComplexity:  r.positive("GRAPHQL_MAX_COMPLEXITY", 100000),
-			MaxDepth:       r.positive("GRAPHQL_MAX_DEPTH", 12),
-			MaxFields:      r.positive("GRAPHQL_MAX_FIELDS", 500),
-			MaxBodyBytes:   int64(r.positive("MAX_BODY_BYTES", 1<<20)),
-			RequestTimeout: r.duration("REQUEST_TIMEOUT", 15*time.Second),
+		Limits: api.Limits{
+			MaxComplexity:  r.positive("GRAPHQL_MAX_COMPLEXITY", api.DefaultMaxComplexity),
+			MaxDepth:       r.positive("GRAPHQL_MAX_DEPTH", api.DefaultMaxDepth),
+			MaxFields:      r.positive("GRAPHQL_MAX_FIELDS", api.DefaultMaxFields),
+			MaxBodyBytes:   int64(r.positive("MAX_BODY_BYTES", api.DefaultMaxBodyBytes)),
+			RequestTimeout: r.duration("REQUEST_TIMEOUT", api.DefaultRequestTimeout),
 			RateAnon:       r.int("RATE_LIMIT_ANON", 10),
 			RateUser:       r.int("RATE_LIMIT_USER", 120),
 			TrustedProxies: r.prefixes("TRUSTED_PROXIES"),
 			MaxInFlight:    r.int("MAX_IN_FLIGHT", 0),
 		},
-	}
-	for _, o := range strings.Split(get("ALLOWED_ORIGINS"), ",") {
-		if o = strings.TrimSpace(o); o != "" {
-			c.AllowedOrigins = append(c.AllowedOrigins, o)
-		}
+		Webhooks: webhooks.Secrets{
+			ClerkSecret:     get("CLERK_WEBHOOK_SECRET"),
+			TelnyxPublicKey: get("TELNYX_PUBLIC_KEY"),
+		},
+		Jobs: jobs.Options{
+			Workers:   r.int("JOB_WORKERS", jobs.DefaultWorkers),
+			Retention: r.duration("WEBHOOK_RETENTION", jobs.DefaultRetention),
+		},
 	}
 	c.DatabaseURL = get("DATABASE_URL")
 	if c.DatabaseURL == "" && get("DB_HOST") != "" {
@@ -158,15 +149,19 @@ func FromEnv(get func(string) string) (Config, error) {
 	if c.Limits.RateUser < 0 {
 		r.fail("RATE_LIMIT_USER", get("RATE_LIMIT_USER"), "a number per minute, 0 to disable")
 	}
-	c.ClerkWebhookSecret = get("CLERK_WEBHOOK_SECRET")
-	c.TelnyxPublicKey = get("TELNYX_PUBLIC_KEY")
-	c.WebhookRetention = r.duration("WEBHOOK_RETENTION", 30*24*time.Hour)
-	c.JobWorkers = r.int("JOB_WORKERS", 10)
-	if c.WebhookRetention <= 0 {
+	if c.Jobs.Retention <= 0 {
 		r.fail("WEBHOOK_RETENTION", get("WEBHOOK_RETENTION"), "a positive duration such as 720h")
 	}
-	if c.JobWorkers < 0 {
+	if c.Jobs.Workers < 0 {
 		r.fail("JOB_WORKERS", get("JOB_WORKERS"), "0 or more")
+	}
+	if c.Loaders.Wait < 0 {
+		r.fail("LOADER_WAIT", get("LOADER_WAIT"), "a duration such as 1ms")
+	}
+	if iss := c.Auth.Issuer; iss != "" {
+		if u, err := url.Parse(iss); err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "" {
+			r.fail("AUTH_ISSUER", iss, "Clerk's Frontend API URL, such as https://clerk.example.com")
+		}
 	}
 	return c, errors.Join(r.errs...)
 }
@@ -178,6 +173,17 @@ type reader struct {
 
 func (r *reader) fail(key, value, want string) {
 	r.errs = append(r.errs, fmt.Errorf("config: %s=%q: want %s", key, value, want))
+}
+
+// list reads comma-separated values, blanks dropped.
+func (r *reader) list(key string) []string {
+	var vs []string
+	for _, v := range strings.Split(r.get(key), ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			vs = append(vs, v)
+		}
+	}
+	return vs
 }
 
 func (r *reader) str(key, def string) string {

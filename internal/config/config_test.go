@@ -1,10 +1,14 @@
 package config_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/savvysolve/api/internal/api"
 	"github.com/savvysolve/api/internal/config"
+	"github.com/savvysolve/api/internal/jobs"
+	"github.com/savvysolve/api/loaders"
 )
 
 func TestFromEnv(t *testing.T) {
@@ -39,8 +43,49 @@ func TestFromEnv(t *testing.T) {
 			t.Fatalf("%+v", c)
 		}
 	})
+	t.Run("PackageDefaults", func(t *testing.T) {
+		c, err := config.FromEnv(env(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := c.Limits
+		if l.MaxComplexity != api.DefaultMaxComplexity || l.MaxDepth != api.DefaultMaxDepth || l.MaxFields != api.DefaultMaxFields ||
+			l.MaxBodyBytes != api.DefaultMaxBodyBytes || l.RequestTimeout != api.DefaultRequestTimeout {
+			t.Errorf("limits %+v are not api's defaults", l)
+		}
+		if c.Jobs.Workers != jobs.DefaultWorkers || c.Jobs.Retention != jobs.DefaultRetention || c.Loaders.Wait != loaders.DefaultWait {
+			t.Errorf("jobs %+v, loaders %+v", c.Jobs, c.Loaders)
+		}
+	})
+	t.Run("EverySettingHere", func(t *testing.T) {
+		c, err := config.FromEnv(env(map[string]string{
+			"HOST": "127.0.0.1", "DEV_DATABASE_URL": "postgres://dev/x", "APP_ENV": "production",
+			"AUTH_ISSUER": "https://clerk.example.com", "AUTH_AUTHORIZED_PARTIES": "https://app.example.com, http://localhost:5173,",
+			"CLERK_WEBHOOK_SECRET": "whsec_x", "TELNYX_PUBLIC_KEY": "key", "EMBEDDED_PG_DIR": "/var/pg",
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Host != "127.0.0.1" || c.DevDatabaseURL != "postgres://dev/x" || !c.Production() || c.EmbeddedPG.DataDir != "/var/pg" {
+			t.Errorf("%+v", c)
+		}
+		if c.Auth.Issuer != "https://clerk.example.com" || strings.Join(c.Auth.AuthorizedParties, " ") != "https://app.example.com http://localhost:5173" {
+			t.Errorf("auth %+v", c.Auth)
+		}
+		if c.Webhooks.ClerkSecret != "whsec_x" || c.Webhooks.TelnyxPublicKey != "key" {
+			t.Errorf("webhooks %+v", c.Webhooks)
+		}
+	})
+	t.Run("NoBenchmarkSwitch", func(t *testing.T) {
+		// Turning the dataloaders off is the benchmark's business (bench/), never the configuration's.
+		c, err := config.FromEnv(env(map[string]string{"BENCH_DISABLE_DATALOADERS": "1"}))
+		if err != nil || c.Loaders.Disabled {
+			t.Fatalf("loaders %+v, err %v", c.Loaders, err)
+		}
+	})
 	t.Run("BadValues", func(t *testing.T) {
-		for k, v := range map[string]string{"PORT": "eighty", "APP_ENV": "staging", "DB_MAX_IDLE_TIME": "soon", "MIGRATE_ON_START": "maybe"} {
+		for k, v := range map[string]string{"PORT": "eighty", "APP_ENV": "staging", "DB_MAX_IDLE_TIME": "soon", "MIGRATE_ON_START": "maybe",
+			"AUTH_ISSUER": "clerk.example.com", "LOADER_WAIT": "-1ms", "JOB_WORKERS": "-1"} {
 			if _, err := config.FromEnv(env(map[string]string{k: v})); err == nil {
 				t.Errorf("%s=%s accepted", k, v)
 			}

@@ -126,9 +126,10 @@ func (d *Desk) SetMyAvailability(ctx context.Context, available bool) (*models.S
 }
 
 // SetUserRole sets a user's role. Admins only. A new SOLVER without a solver
-// profile gets one, ONBOARDING. The last admin cannot give up the role
-// (CONFLICT): the admins' rows are locked first, so concurrent changes
-// cannot leave the platform without an admin either.
+// profile gets one, ONBOARDING. The last admin (deleted users do not count)
+// cannot give up the role (CONFLICT): the admins' rows are locked first, so
+// concurrent changes cannot leave the platform without an admin either. A
+// deleted user's role no longer changes (CONFLICT).
 func (d *Desk) SetUserRole(ctx context.Context, userID string, role models.UserRole) (*models.User, error) {
 	v := auth.ViewerFrom(ctx)
 	if err := signedIn(v); err != nil {
@@ -149,6 +150,9 @@ func (d *Desk) SetUserRole(ctx context.Context, userID string, role models.UserR
 		u, err := store.UserByID(ctx, tx, userID, true)
 		if err != nil {
 			return err
+		}
+		if u.DeletedAt != nil {
+			return apperr.New(apperr.Conflict, "the user was deleted")
 		}
 		if u.Role == models.RoleAdmin && role != models.RoleAdmin && len(admins) == 1 {
 			return apperr.New(apperr.Conflict, "the last admin cannot give up the role: make someone else an admin first")

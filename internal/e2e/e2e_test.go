@@ -217,7 +217,12 @@ type subscriber struct {
 	err  chan error
 }
 
-func (s *server) subscribe(t *testing.T, clerkID, sessionID string) *subscriber {
+// subscribe follows a session's chat as clerkID, from the message after
+// (its id; "" for the messages sent from now on). It returns once the server
+// has accepted the connection (connection_ack): the socket is registered.
+// With after, no message committed after it is missed, however long the
+// subscription takes to start.
+func (s *server) subscribe(t *testing.T, clerkID, sessionID, after string) *subscriber {
 	t.Helper()
 	d := websocket.Dialer{Subprotocols: []string{"graphql-transport-ws"}}
 	c, _, err := d.Dial(strings.Replace(s.base, "http", "ws", 1)+"/graphql", nil)
@@ -226,9 +231,19 @@ func (s *server) subscribe(t *testing.T, clerkID, sessionID string) *subscriber 
 	}
 	t.Cleanup(func() { c.Close() })
 	c.WriteJSON(map[string]any{"type": "connection_init", "payload": map[string]any{"Authorization": "Bearer " + tokenFor(clerkID)}})
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var ack struct{ Type string }
+	if err := c.ReadJSON(&ack); err != nil || ack.Type != "connection_ack" {
+		t.Fatalf("connection_init: %+v %v", ack, err)
+	}
+	c.SetReadDeadline(time.Time{})
+	vars := map[string]any{"id": sessionID}
+	if after != "" {
+		vars["after"] = after
+	}
 	c.WriteJSON(map[string]any{"id": "1", "type": "subscribe", "payload": map[string]any{
-		"query":     `subscription($id: ID!) { sessionMessages(sessionId: $id) { body } }`,
-		"variables": map[string]any{"id": sessionID},
+		"query":     `subscription($id: ID!, $after: ID) { sessionMessages(sessionId: $id, after: $after) { body } }`,
+		"variables": vars,
 	}})
 	sub := &subscriber{c: c, msgs: make(chan string, 10000), err: make(chan error, 1)}
 	go func() {
@@ -252,4 +267,15 @@ func (s *server) subscribe(t *testing.T, clerkID, sessionID string) *subscriber 
 		}
 	}()
 	return sub
+}
+
+// eventually polls cond every few milliseconds until it holds, failing the
+// test after timeout.
+func eventually(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(timeout); !cond(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+	}
 }

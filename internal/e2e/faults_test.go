@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -41,8 +42,10 @@ func TestDatabaseOutage(t *testing.T) {
 	run(t, env, "seed")
 	s := start(t, env...)
 	sid := s.openSession()
-	sub := s.subscribe(t, "seed_customer_3", sid)
-	time.Sleep(200 * time.Millisecond)
+	// The subscriber follows from a first message: it gets every later one,
+	// however long its subscription takes to start.
+	first := s.must("seed_customer_3", sendMessage, map[string]any{"id": sid, "b": "first"})
+	sub := s.subscribe(t, "seed_customer_3", sid, first["sendMessage"].(map[string]any)["id"].(string))
 
 	var (
 		mu        sync.Mutex
@@ -54,13 +57,15 @@ func TestDatabaseOutage(t *testing.T) {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { // one sender: the chat's order is its order
+	go func() { // one sender, a message every 20 ms: the chat's order is its order
 		defer wg.Done()
+		pace := time.NewTicker(20 * time.Millisecond)
+		defer pace.Stop()
 		for i := 0; ; i++ {
 			select {
 			case <-stop:
 				return
-			default:
+			case <-pace.C:
 			}
 			body := "m" + strconv.Itoa(i)
 			r, err := s.gql("seed_customer_3", sendMessage, map[string]any{"id": sid, "b": body})
@@ -79,23 +84,25 @@ func TestDatabaseOutage(t *testing.T) {
 				slowest = max(slowest, r.took)
 			}
 			mu.Unlock()
-			time.Sleep(20 * time.Millisecond)
 		}
 	}()
 
-	time.Sleep(500 * time.Millisecond)
+	eventually(t, "messages committed before the outage", 10*time.Second, func() bool { return len(snapshot(&mu, &committed)) >= 10 })
 	port := pg.Port()
 	if err := pg.Stop(); err != nil {
 		t.Fatal(err)
 	}
 	downAt := time.Now()
-	time.Sleep(1 * time.Second)
-	if got := s.status("/readyz"); got != 503 {
-		t.Errorf("readyz during the outage: %d, want 503", got)
-	}
+	eventually(t, "a request failing during the outage", 10*time.Second, func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return failures > 0
+	})
+	eventually(t, "readyz 503 during the outage", 5*time.Second, func() bool { return s.status("/readyz") == 503 })
 	if got := s.status("/healthz"); got != 200 {
 		t.Errorf("healthz during the outage: %d, want 200", got)
 	}
+	// The outage lasts its full length: a duration to wait, not a condition.
 	time.Sleep(outage() - time.Since(downAt))
 	pg2, err := embeddedpg.Start(context.Background(), embeddedpg.Config{DataDir: dir + "/pg", Port: port, Ephemeral: true})
 	if err != nil {
@@ -104,20 +111,9 @@ func TestDatabaseOutage(t *testing.T) {
 	t.Cleanup(func() { pg2.Stop() })
 
 	// Recovery by itself: readiness and writes come back.
-	deadline := time.Now().Add(30 * time.Second)
-	for s.status("/readyz") != 200 {
-		if time.Now().After(deadline) {
-			t.Fatal("not ready again 30 s after the database came back")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	eventually(t, "readyz 200 after the database came back", 30*time.Second, func() bool { return s.status("/readyz") == 200 })
 	before := len(snapshot(&mu, &committed))
-	for len(snapshot(&mu, &committed)) < before+20 {
-		if time.Now().After(deadline) {
-			t.Fatal("writes did not resume")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	eventually(t, "writes resuming", 30*time.Second, func() bool { return len(snapshot(&mu, &committed)) >= before+20 })
 	close(stop)
 	wg.Wait()
 
@@ -174,10 +170,10 @@ func TestSIGTERM(t *testing.T) {
 	dir := shmDir(t)
 	s := start(t, "EMBEDDED_PG_DIR="+dir+"/pg", "SEED_ON_START=true", "SHUTDOWN_DELAY=700ms", "SHUTDOWN_GRACE=10s")
 	sid := s.openSession()
-	sub := s.subscribe(t, "seed_customer_3", sid)
-	time.Sleep(200 * time.Millisecond)
+	sub := s.subscribe(t, "seed_customer_3", sid, "")
 
 	var wg sync.WaitGroup
+	var answered atomic.Int64
 	results := make(chan error, 100)
 	for w := 0; w < 4; w++ {
 		wg.Add(1)
@@ -188,21 +184,21 @@ func TestSIGTERM(t *testing.T) {
 				if err != nil { // refused after the listener closed: fine, not in flight
 					return
 				}
+				answered.Add(1)
 				if r.code() != "" {
 					results <- fmt.Errorf("in-flight request failed: %+v", r.Errors)
 				}
 			}
 		}()
 	}
-	time.Sleep(100 * time.Millisecond)
+	// Under load: every sender has had answers, and more are in flight.
+	eventually(t, "the load running", 10*time.Second, func() bool { return answered.Load() >= 8 })
 	sentAt := time.Now()
 	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond)
-	if got := s.status("/readyz"); got != 503 {
-		t.Errorf("readyz right after SIGTERM: %d, want 503", got)
-	}
+	// Readiness goes red while the server still answers (SHUTDOWN_DELAY 700 ms).
+	eventually(t, "readyz 503 after SIGTERM", 700*time.Millisecond, func() bool { return s.status("/readyz") == 503 })
 	select {
 	case err := <-sub.err:
 		ce, ok := err.(*websocket.CloseError)

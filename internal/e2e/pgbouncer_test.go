@@ -78,8 +78,8 @@ func TestBehindPgBouncer(t *testing.T) {
 	run(t, []string{"DATABASE_URL=" + pooled, "DB_EXEC_MODE=exec"}, "seed")
 	s := start(t, env...)
 	sid := s.openSession()
-	sub := s.subscribe(t, "seed_customer_3", sid)
-	time.Sleep(200 * time.Millisecond)
+	first := s.must("seed_customer_3", sendMessage, map[string]any{"id": sid, "b": "first"})
+	sub := s.subscribe(t, "seed_customer_3", sid, first["sendMessage"].(map[string]any)["id"].(string))
 	for i := 0; i < 30; i++ {
 		s.must("seed_customer_3", sendMessage, map[string]any{"id": sid, "b": fmt.Sprintf("m%d", i)})
 		s.must("seed_admin", `{ tickets(first: 5) { totalCount edges { node { solver { user { name } } sessions { messages(first: 3) { edges { node { body } } } } } } } }`, nil)

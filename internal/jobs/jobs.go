@@ -4,7 +4,9 @@
 // upkeep (solver stats recomputed nightly, retention of old deliveries and
 // finished jobs). A job that keeps failing is logged at every attempt,
 // counted, and finally kept as a discarded job next to its unprocessed
-// delivery: visible, never lost.
+// delivery: visible, never lost. What a delivery changes is the domain's
+// rule (desk.ApplyClerkEvent, desk.ApplyTelnyxEvent): jobs only schedules,
+// retries and gives up.
 package jobs
 
 import (
@@ -12,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -25,14 +26,26 @@ import (
 	"github.com/savvysolve/api/models"
 )
 
-// Defaults of Config.
+// Defaults of Options and Config.
 const (
+	DefaultWorkers     = 10
 	DefaultRetention   = 30 * 24 * time.Hour
 	DefaultMaxAttempts = 12 // River's backoff (attempt⁴ s) spreads 12 attempts over about 11 hours
 )
 
+// Options are the queue's settings (configuration: JOB_WORKERS, WEBHOOK_RETENTION).
+type Options struct {
+	// Workers is how many jobs run at once (JOB_WORKERS). 0 starts no worker:
+	// the Runner only enqueues (a replica that just receives webhooks).
+	Workers int
+	// Retention is how old applied deliveries and finished jobs get before
+	// the retention job deletes them (WEBHOOK_RETENTION; default 30 days).
+	Retention time.Duration
+}
+
 // Config is what the queue needs.
 type Config struct {
+	Options
 	// DB is the application's database: the workers' SQL runs on it.
 	DB *bun.DB
 	// Pool is River's (fetching, LISTEN, inserting). Give it a direct
@@ -40,12 +53,6 @@ type Config struct {
 	// listens for notifications.
 	Pool *pgxpool.Pool
 	Log  *slog.Logger
-	// Workers is how many jobs run at once (JOB_WORKERS). 0 starts no worker:
-	// the Runner only enqueues (a replica that just receives webhooks).
-	Workers int
-	// Retention is how old applied deliveries and finished jobs get before
-	// the retention job deletes them (WEBHOOK_RETENTION; default 30 days).
-	Retention time.Duration
 	// MaxAttempts bounds the attempts of a webhook job (default 12).
 	MaxAttempts int
 	// RetryPolicy schedules retries; nil is River's (attempt⁴ seconds, with jitter).
@@ -66,24 +73,14 @@ type Metrics interface {
 	JobFailed(kind string, attempt int, discarded bool)
 }
 
-// Counts are the totals of one job kind since the Runner started.
-type Counts struct {
-	Completed int64 // jobs that succeeded
-	Failed    int64 // failed attempts (each retry counts)
-	Discarded int64 // jobs given up: after their last attempt, or cancelled by their worker
-}
-
-// Runner is the started queue: its River client, its counters.
+// Runner is the started queue: its River client, and the Metrics it tells.
 type Runner struct {
 	client  *river.Client[pgx.Tx]
 	log     *slog.Logger
 	working bool
 	stopSub func()
 	subDone chan struct{}
-
-	mu     sync.Mutex
-	counts map[string]*Counts
-	extra  Metrics
+	metrics Metrics // nil: none
 }
 
 // Start builds the River client with the workers and periodic jobs, and
@@ -102,7 +99,7 @@ func Start(ctx context.Context, cfg Config) (*Runner, error) {
 	if cfg.MaxAttempts <= 0 {
 		cfg.MaxAttempts = DefaultMaxAttempts
 	}
-	r := &Runner{log: cfg.Log, working: cfg.Workers > 0, counts: map[string]*Counts{}, extra: cfg.Metrics}
+	r := &Runner{log: cfg.Log, working: cfg.Workers > 0, metrics: cfg.Metrics}
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &clerkWorker{db: cfg.DB, log: cfg.Log})
@@ -190,31 +187,9 @@ func (r *Runner) Enqueue(ctx context.Context, args river.JobArgs) (int64, error)
 	return res.Job.ID, nil
 }
 
-// Counts returns the totals per job kind since Start.
-func (r *Runner) Counts() map[string]Counts {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := make(map[string]Counts, len(r.counts))
-	for k, c := range r.counts {
-		out[k] = *c
-	}
-	return out
-}
-
-func (r *Runner) count(kind string, f func(*Counts)) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	c := r.counts[kind]
-	if c == nil {
-		c = &Counts{}
-		r.counts[kind] = c
-	}
-	f(c)
-}
-
-// watch counts, from River's event stream, the jobs that completed and those
-// a worker gave up on at once (river.JobCancel: a delivery that can never be
-// applied; River calls no error handler for those).
+// watch tells Metrics, from River's event stream, of the jobs that completed
+// and those a worker gave up on at once (river.JobCancel: a delivery that can
+// never be applied; River calls no error handler for those).
 func (r *Runner) watch(events <-chan *river.Event) {
 	defer close(r.subDone)
 	for ev := range events {
@@ -223,18 +198,16 @@ func (r *Runner) watch(events <-chan *river.Event) {
 		}
 		switch ev.Kind {
 		case river.EventKindJobCompleted:
-			r.count(ev.Job.Kind, func(c *Counts) { c.Completed++ })
-			if r.extra != nil {
+			if r.metrics != nil {
 				var d time.Duration
 				if ev.JobStats != nil {
 					d = ev.JobStats.RunDuration
 				}
-				r.extra.JobCompleted(ev.Job.Kind, d)
+				r.metrics.JobCompleted(ev.Job.Kind, d)
 			}
 		case river.EventKindJobCancelled:
-			r.count(ev.Job.Kind, func(c *Counts) { c.Failed++; c.Discarded++ })
-			if r.extra != nil {
-				r.extra.JobFailed(ev.Job.Kind, ev.Job.Attempt, true)
+			if r.metrics != nil {
+				r.metrics.JobFailed(ev.Job.Kind, ev.Job.Attempt, true)
 			}
 		}
 	}
@@ -256,14 +229,8 @@ func (h *errorHandler) HandlePanic(ctx context.Context, job *rivertype.JobRow, p
 func (h *errorHandler) failed(ctx context.Context, job *rivertype.JobRow, msg, trace string) {
 	discarded := job.Attempt >= job.MaxAttempts
 	r := h.r
-	r.count(job.Kind, func(c *Counts) {
-		c.Failed++
-		if discarded {
-			c.Discarded++
-		}
-	})
-	if r.extra != nil {
-		r.extra.JobFailed(job.Kind, job.Attempt, discarded)
+	if r.metrics != nil {
+		r.metrics.JobFailed(job.Kind, job.Attempt, discarded)
 	}
 	attrs := []any{"kind", job.Kind, "job", job.ID, "attempt", job.Attempt, "max_attempts", job.MaxAttempts,
 		"args", string(job.EncodedArgs), "err", msg}

@@ -269,7 +269,7 @@ func TestFailingJobRetriesThenSucceeds(t *testing.T) {
 		return e.Count(t, "SELECT count(*) FROM river_job WHERE kind = 'telnyx_event' AND state = 'completed' AND attempt >= 2") == 1
 	})
 	wt.Eventually(t, "the counters", func() bool {
-		c := e.Jobs.Counts()["telnyx_event"]
+		c := e.Counts.Of("telnyx_event")
 		return c.Failed >= 1 && c.Completed == 1 && c.Discarded == 0
 	})
 }
@@ -290,7 +290,7 @@ func TestJobThatKeepsFailingStaysVisible(t *testing.T) {
 	if n := e.Count(t, "SELECT count(*) FROM webhook_events WHERE delivery_id = 'msg_long' AND processed_at IS NULL"); n != 1 {
 		t.Error("the delivery of the discarded job is not kept unprocessed")
 	}
-	if c := e.Jobs.Counts()["clerk_event"]; c.Failed != 3 || c.Discarded != 1 || c.Completed != 0 {
+	if c := e.Counts.Of("clerk_event"); c.Failed != 3 || c.Discarded != 1 || c.Completed != 0 {
 		t.Errorf("counts = %+v, want 3 failed, 1 discarded", c)
 	}
 	if got := e.Logs.Find(slog.LevelError, "job discarded after its last attempt"); len(got) != 1 {

@@ -324,7 +324,7 @@ func copyDir(t *testing.T) (string, *atlasmigrate.LocalDir) {
 
 func readSchema(t *testing.T) []byte {
 	t.Helper()
-	hcl, err := migrate.ReadSchema(schemaPath)
+	hcl, err := os.ReadFile(schemaPath)
 	if err != nil {
 		t.Fatal(err)
 	}

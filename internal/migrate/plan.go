@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -294,6 +293,3 @@ func Rehash(dir migrate.Dir) error {
 	}
 	return migrate.WriteSumFile(dir, sum)
 }
-
-// ReadSchema reads schema.hcl from path.
-func ReadSchema(path string) ([]byte, error) { return os.ReadFile(path) }

@@ -10,6 +10,8 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/savvysolve/api/internal/clientip"
 )
 
 // quietPaths are logged at debug level: probes and scrapes would drown the rest.
@@ -21,7 +23,8 @@ const maxPathLen = 200
 // HTTP returns a middleware that gives each request an id (X-Request-Id, kept
 // from the request when it is a plain token, else generated; see RequestID)
 // and logs it when it ends: method, path (never the query string, where GET
-// requests carry GraphQL variables), status, duration, bytes and client IP;
+// requests carry GraphQL variables), status, duration, bytes and client IP
+// (clientip's: the same address the rate limiter counts);
 // no header but the request id. It counts responses by status in m (nil: no metrics).
 //
 // Websocket upgrades keep working through it: the ResponseWriter it passes on
@@ -75,6 +78,10 @@ func finishHTTP(log *slog.Logger, m *Metrics, r *http.Request, id string, rw *re
 	if !log.Enabled(r.Context(), level) {
 		return
 	}
+	ip := ""
+	if a := clientip.Of(r); a.IsValid() {
+		ip = a.String()
+	}
 	path := r.URL.Path
 	if len(path) > maxPathLen {
 		path = path[:maxPathLen]
@@ -85,23 +92,13 @@ func finishHTTP(log *slog.Logger, m *Metrics, r *http.Request, id string, rw *re
 		slog.Int("status", status),
 		slog.Float64("duration_ms", milliseconds(elapsed)),
 		slog.Int64("bytes", rw.bytes),
-		slog.String("client_ip", clientIP(r)),
+		slog.String("client_ip", ip),
 		slog.String("request_id", id),
 	}
 	if rw.hijacked {
 		attrs = append(attrs, slog.Bool("hijacked", true)) // a websocket, here
 	}
 	log.LogAttrs(r.Context(), level, "http request", attrs...)
-}
-
-// clientIP is the address of the peer. Behind a proxy that is the proxy's:
-// X-Forwarded-For is the client's to forge, so it is not believed here.
-func clientIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 type requestIDKey struct{}

@@ -58,15 +58,16 @@ func SetUserRole(ctx context.Context, db DB, id string, role models.UserRole) (*
 	return u, mapErr(err, "user")
 }
 
-// LockAdmins locks the rows of every admin, in id order, and returns their
-// ids: role changes that touch admins serialize on them, so two admins
-// demoting each other at once cannot leave the platform without one.
+// LockAdmins locks the rows of every admin who can still sign in (not
+// deleted), in id order, and returns their ids: role changes that touch
+// admins serialize on them, so two admins demoting each other at once cannot
+// leave the platform without one.
 func LockAdmins(ctx context.Context, db DB) ([]string, error) {
 	var ids []string
 	err := db.NewSelect().
 		Model((*models.User)(nil)).
 		Column("id").
-		Where("u.role = 'admin'").
+		Where("u.role = 'admin' AND u.deleted_at IS NULL").
 		OrderExpr("u.id").
 		For("UPDATE").
 		Scan(ctx, &ids)

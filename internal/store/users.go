@@ -115,3 +115,111 @@ func RecomputeRatingStats(ctx context.Context, db DB, solverID string) error {
 		Exec(ctx)
 	return mapErr(err, "solver")
 }
+
+// The addresses of users without a real one, in the reserved .invalid
+// domain (RFC 2606) so that they can never reach anyone, and unique per user.
+const (
+	// placeholderEmail is the address of a user known only from a token
+	// without an email claim, or from Clerk without an address (phone-only
+	// sign-ups), until Clerk tells one.
+	placeholderEmail = `'unknown+' || ?0 || '@invalid'`
+	// deletedEmail is the address an anonymised user keeps.
+	deletedEmail = `'deleted+' || ?0 || '@invalid'`
+)
+
+// SignInUser returns the user with clerkID, creating it as a customer when
+// there is none, with email (nil: a placeholder), in one statement that
+// concurrent first requests of the same user can all run: one inserts, the
+// others get its row. A deleted user is returned as it is (DeletedAt set).
+func SignInUser(ctx context.Context, db DB, clerkID string, email *string) (*models.User, error) {
+	u := new(models.User)
+	err := db.NewRaw(`
+INSERT INTO users AS u (clerk_id, email) VALUES (?0, COALESCE(?1, `+placeholderEmail+`))
+ON CONFLICT (clerk_id) DO UPDATE SET clerk_id = EXCLUDED.clerk_id
+RETURNING *`, clerkID, email).Scan(ctx, u)
+	if err != nil {
+		return nil, mapErr(err, "user")
+	}
+	if u.Role != models.RoleSolver {
+		return u, nil
+	}
+	// Someone else made the row first, and it has a solver profile.
+	return UserByClerkID(ctx, db, clerkID)
+}
+
+// ClerkUser is a user as Clerk describes it.
+type ClerkUser struct {
+	ClerkID string
+	Email   *string // nil: Clerk knows none; the row keeps its own (or a placeholder)
+	Name    *string
+	Phone   *string
+}
+
+// UpsertClerkUser creates or updates the user with u's Clerk id (email, name,
+// phone; the role stays). A deleted user is never filled in again: applied
+// is false then.
+func UpsertClerkUser(ctx context.Context, db DB, u ClerkUser) (applied bool, err error) {
+	res, err := db.NewRaw(`
+INSERT INTO users AS u (clerk_id, email, name, phone) VALUES (?0, COALESCE(?1, `+placeholderEmail+`), ?2, ?3)
+ON CONFLICT (clerk_id) DO UPDATE
+SET email = COALESCE(?1, u.email), name = EXCLUDED.name, phone = EXCLUDED.phone, updated_at = now()
+WHERE u.deleted_at IS NULL`,
+		u.ClerkID, u.Email, u.Name, u.Phone).Exec(ctx)
+	if err != nil {
+		return false, mapErr(err, "user")
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
+}
+
+// DeleteUser marks the user with clerkID deleted and removes its personal
+// data, keeping the row, which tickets, sessions, messages and ratings refer
+// to: the email becomes deleted+<clerk_id>@invalid, name and phone are
+// cleared, the contact details on the tickets the user opened are replaced,
+// and a solver profile loses its Google address and stops being active. A
+// Clerk id no user has yet gets a deleted row all the same, so that a token
+// still in flight cannot create the user afterwards; found is false then.
+func DeleteUser(ctx context.Context, db DB, clerkID string) (found bool, err error) {
+	var row struct {
+		ID       string `bun:"id"`
+		Inserted bool   `bun:"inserted"`
+	}
+	err = db.NewRaw(`
+INSERT INTO users AS u (clerk_id, email, deleted_at) VALUES (?0, `+deletedEmail+`, now())
+ON CONFLICT (clerk_id) DO UPDATE SET email = EXCLUDED.email, name = NULL, phone = NULL,
+  deleted_at = COALESCE(u.deleted_at, now()), updated_at = now()
+RETURNING id::text AS id, xmax = 0 AS inserted`, clerkID).Scan(ctx, &row)
+	if err != nil {
+		return false, mapErr(err, "user")
+	}
+	if row.Inserted {
+		return false, nil
+	}
+	if _, err := db.NewRaw(`
+UPDATE tickets SET customer_info = '{"name": "Deleted user", "email": null, "phone": null}'::jsonb, updated_at = now()
+WHERE customer_id = ?`, row.ID).Exec(ctx); err != nil {
+		return true, mapErr(err, "ticket")
+	}
+	_, err = db.NewRaw(`
+UPDATE solvers SET google_email = NULL,
+  status = CASE WHEN status = 'active' THEN 'inactive'::solver_status ELSE status END, updated_at = now()
+WHERE user_id = ?`, row.ID).Exec(ctx)
+	return true, mapErr(err, "solver")
+}
+
+// HasUsers reports whether any user exists (an empty database gets the seed data).
+func HasUsers(ctx context.Context, db DB) (bool, error) {
+	ok, err := db.NewSelect().Model((*models.User)(nil)).Exists(ctx)
+	return ok, mapErr(err, "user")
+}
+
+// PresentClerkIDs returns those of clerkIDs that some user has.
+func PresentClerkIDs(ctx context.Context, db DB, clerkIDs []string) ([]string, error) {
+	var present []string
+	err := db.NewSelect().
+		Model((*models.User)(nil)).
+		Column("clerk_id").
+		Where("u.clerk_id IN (?)", bun.List(clerkIDs)).
+		Scan(ctx, &present)
+	return present, mapErr(err, "user")
+}

@@ -103,65 +103,6 @@ func RedactWebhookPayloads(ctx context.Context, db DB, source, subjectID string)
 	return mapErr(err, "webhook event")
 }
 
-// ClerkUser is a user as Clerk describes it.
-type ClerkUser struct {
-	ClerkID string
-	Email   string
-	Name    *string
-	Phone   *string
-}
-
-// deletedEmail is the address an anonymised user keeps: unique per user, and
-// in the reserved .invalid domain, so it can never reach anyone.
-const deletedEmail = `'deleted+' || clerk_id || '@invalid'`
-
-// UpsertClerkUser creates or updates the user with u's Clerk id (email, name,
-// phone; the role stays). An anonymised user is never filled in again:
-// applied is false then.
-func UpsertClerkUser(ctx context.Context, db DB, u ClerkUser) (applied bool, err error) {
-	res, err := db.NewRaw(`
-INSERT INTO users AS u (clerk_id, email, name, phone) VALUES (?, ?, ?, ?)
-ON CONFLICT (clerk_id) DO UPDATE
-SET email = EXCLUDED.email, name = EXCLUDED.name, phone = EXCLUDED.phone, updated_at = now()
-WHERE u.email <> 'deleted+' || u.clerk_id || '@invalid'`,
-		u.ClerkID, u.Email, u.Name, u.Phone).Exec(ctx)
-	if err != nil {
-		return false, mapErr(err, "user")
-	}
-	n, err := res.RowsAffected()
-	return n > 0, err
-}
-
-// AnonymiseUser removes a user's personal data and keeps the row, which
-// tickets, sessions, messages and ratings refer to: the email becomes
-// deleted+<clerk_id>@invalid, name and phone are cleared, the contact
-// details on the tickets the user opened are replaced, and a solver profile
-// loses its Google address and stops being active. found is false when no
-// user has that Clerk id.
-func AnonymiseUser(ctx context.Context, db DB, clerkID string) (found bool, err error) {
-	var id string
-	err = db.NewRaw(`
-UPDATE users SET email = `+deletedEmail+`, name = NULL, phone = NULL, updated_at = now()
-WHERE clerk_id = ?
-RETURNING id::text`, clerkID).Scan(ctx, &id)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
-		return false, mapErr(err, "user")
-	}
-	if _, err := db.NewRaw(`
-UPDATE tickets SET customer_info = '{"name": "Deleted user", "email": null, "phone": null}'::jsonb, updated_at = now()
-WHERE customer_id = ?`, id).Exec(ctx); err != nil {
-		return true, mapErr(err, "ticket")
-	}
-	_, err = db.NewRaw(`
-UPDATE solvers SET google_email = NULL,
-  status = CASE WHEN status = 'active' THEN 'inactive'::solver_status ELSE status END, updated_at = now()
-WHERE user_id = ?`, id).Exec(ctx)
-	return true, mapErr(err, "solver")
-}
-
 // notFound is NOT_FOUND for kind, as mapErr reports a missing row.
 func notFound(kind string) error { return mapErr(sql.ErrNoRows, kind) }
 

@@ -47,17 +47,22 @@ type Enqueuer interface {
 	EnqueueTx(ctx context.Context, tx pgx.Tx, source, eventID string) error
 }
 
-// Config is what the webhook endpoints need.
-type Config struct {
-	// Pool runs the transaction that stores a delivery and inserts its job.
-	Pool *pgxpool.Pool
-	Jobs Enqueuer
-	Log  *slog.Logger
+// Secrets verify the senders (configuration: CLERK_WEBHOOK_SECRET, TELNYX_PUBLIC_KEY).
+type Secrets struct {
 	// ClerkSecret is CLERK_WEBHOOK_SECRET (whsec_...); empty: /webhooks/clerk answers 503.
 	ClerkSecret string
 	// TelnyxPublicKey is TELNYX_PUBLIC_KEY, the base64 Ed25519 public key Telnyx
 	// shows; empty: /webhooks/telnyx answers 503.
 	TelnyxPublicKey string
+}
+
+// Config is what the webhook endpoints need.
+type Config struct {
+	Secrets
+	// Pool runs the transaction that stores a delivery and inserts its job.
+	Pool *pgxpool.Pool
+	Jobs Enqueuer
+	Log  *slog.Logger
 }
 
 type handler struct {

@@ -199,10 +199,10 @@ func TestNotConfigured(t *testing.T) {
 func TestNewRefusesMalformedSecrets(t *testing.T) {
 	t.Parallel()
 	for name, cfg := range map[string]webhooks.Config{
-		"clerk secret without whsec_": {ClerkSecret: "c2VjcmV0"},
-		"clerk secret not base64":     {ClerkSecret: "whsec_!!!"},
-		"telnyx key not base64":       {TelnyxPublicKey: "!!!"},
-		"telnyx key of 16 bytes":      {TelnyxPublicKey: "AAAAAAAAAAAAAAAAAAAAAA=="},
+		"clerk secret without whsec_": {Secrets: webhooks.Secrets{ClerkSecret: "c2VjcmV0"}},
+		"clerk secret not base64":     {Secrets: webhooks.Secrets{ClerkSecret: "whsec_!!!"}},
+		"telnyx key not base64":       {Secrets: webhooks.Secrets{TelnyxPublicKey: "!!!"}},
+		"telnyx key of 16 bytes":      {Secrets: webhooks.Secrets{TelnyxPublicKey: "AAAAAAAAAAAAAAAAAAAAAA=="}},
 	} {
 		if _, err := webhooks.New(cfg); err == nil {
 			t.Errorf("%s: New accepted it", name)

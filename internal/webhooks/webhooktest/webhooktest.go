@@ -130,13 +130,18 @@ type Options struct {
 	MaxAttempts int
 	// NoClerk, NoTelnyx leave the endpoint unconfigured.
 	NoClerk, NoTelnyx bool
+	// URL is the database to use (a test's own, shared with its server);
+	// empty: a fresh one.
+	URL string
 }
 
 // Env is the webhook endpoints and the job queue on a fresh migrated database.
 type Env struct {
-	DB          *bun.DB
-	Pool        *pgxpool.Pool
-	Jobs        *jobs.Runner
+	DB   *bun.DB
+	Pool *pgxpool.Pool
+	Jobs *jobs.Runner
+	// Counts are what the queue told its Metrics hook.
+	Counts      *JobCounts
 	Handler     http.Handler
 	ClerkSecret string
 	TelnyxKey   ed25519.PrivateKey
@@ -147,7 +152,10 @@ type Env struct {
 func New(t testing.TB, o Options) *Env {
 	t.Helper()
 	ctx := context.Background()
-	url := dbtest.NewURL(t, false)
+	url := o.URL
+	if url == "" {
+		url = dbtest.NewURL(t, false)
+	}
 	db, err := database.Open(ctx, url, database.Options{MaxConns: 10})
 	if err != nil {
 		t.Fatal(err)
@@ -160,9 +168,10 @@ func New(t testing.TB, o Options) *Env {
 	t.Cleanup(pool.Close)
 	logs := &Logs{}
 	log := slog.New(logs)
+	counts := &JobCounts{}
 	runner, err := jobs.Start(ctx, jobs.Config{
-		DB: db, Pool: pool, Log: log, Workers: o.Workers, MaxAttempts: o.MaxAttempts,
-		RetryPolicy: fastRetry{}, PollInterval: 200 * time.Millisecond,
+		Options: jobs.Options{Workers: o.Workers}, DB: db, Pool: pool, Log: log, MaxAttempts: o.MaxAttempts,
+		RetryPolicy: fastRetry{}, PollInterval: 200 * time.Millisecond, Metrics: counts,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -174,7 +183,7 @@ func New(t testing.TB, o Options) *Env {
 			t.Errorf("stop jobs: %v", err)
 		}
 	})
-	e := &Env{DB: db, Pool: pool, Jobs: runner, Logs: logs}
+	e := &Env{DB: db, Pool: pool, Jobs: runner, Logs: logs, Counts: counts}
 	cfg := webhooks.Config{Pool: pool, Jobs: runner, Log: log}
 	if !o.NoClerk {
 		e.ClerkSecret = NewClerkSecret(t)
@@ -276,4 +285,52 @@ func (l *Logs) Find(level slog.Level, sub string) []string {
 		}
 	}
 	return out
+}
+
+// Counts are the totals of one job kind.
+type Counts struct {
+	Completed int64 // jobs that succeeded
+	Failed    int64 // failed attempts (each retry counts)
+	Discarded int64 // jobs given up: after their last attempt, or cancelled by their worker
+}
+
+// JobCounts is a jobs.Metrics that keeps totals per job kind.
+type JobCounts struct {
+	mu sync.Mutex
+	m  map[string]Counts
+}
+
+var _ jobs.Metrics = (*JobCounts)(nil)
+
+// JobCompleted counts a completed job.
+func (c *JobCounts) JobCompleted(kind string, _ time.Duration) {
+	c.add(kind, func(n *Counts) { n.Completed++ })
+}
+
+// JobFailed counts a failed attempt, and a discarded job.
+func (c *JobCounts) JobFailed(kind string, _ int, discarded bool) {
+	c.add(kind, func(n *Counts) {
+		n.Failed++
+		if discarded {
+			n.Discarded++
+		}
+	})
+}
+
+func (c *JobCounts) add(kind string, f func(*Counts)) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]Counts{}
+	}
+	n := c.m[kind]
+	f(&n)
+	c.m[kind] = n
+}
+
+// Of returns the totals of a job kind.
+func (c *JobCounts) Of(kind string) Counts {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.m[kind]
 }
