@@ -12,11 +12,12 @@ run: ## start the server on the embedded PostgreSQL (Playground at http://localh
 test: ## run every test (starts its own throwaway PostgreSQL)
 	$(GO) test -race -count=1 ./...
 
-generate: ## regenerate all generated code (gqlgen)
+generate: ## regenerate all generated code (gqlgen, and schema.graphql for frontend codegen)
 	$(GO) tool gqlgen generate
+	$(GO) run . schema > schema.graphql.tmp && mv schema.graphql.tmp schema.graphql
 
 check-generated: generate ## fail when generated code is stale
-	git diff --exit-code -- graph resolvers || (echo "generated code is stale: run make generate and commit" && exit 1)
+	git diff --exit-code -- graph resolvers schema.graphql || (echo "generated code is stale: run make generate and commit" && exit 1)
 
 playground-assets: ## refresh the Playground's vendored JS/CSS from npm
 	./scripts/playground-assets.sh

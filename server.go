@@ -8,6 +8,7 @@
 //	db check           fail when migrations, schema.hcl and the database disagree
 //	db hash            rewrite migrations/atlas.sum after editing a new file by hand
 //	token CLERK_ID     print a development bearer token for a user
+//	schema             print the GraphQL schema (SDL) the server serves
 package main
 
 import (
@@ -24,6 +25,13 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(os.Args) > 1 && os.Args[1] == "schema" { // needs no configuration
+		if err := schemaCmd(os.Stdout, os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	// A configuration that does not load is reported too, by the logger of
 	// whatever mode it asked for.
 	cfg, err := config.Load()
@@ -45,7 +53,7 @@ func newLogger(production bool) *slog.Logger {
 	return slog.New(slog.NewTextHandler(os.Stderr, nil))
 }
 
-const usage = `usage: savvysolve [serve | migrate | seed | db diff NAME | db status | db check | db hash | token CLERK_ID]`
+const usage = `usage: savvysolve [serve | migrate | seed | db diff NAME | db status | db check | db hash | token CLERK_ID | schema]`
 
 func run(ctx context.Context, log *slog.Logger, cfg config.Config, args []string) error {
 	cmd := "serve"

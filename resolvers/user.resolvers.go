@@ -41,10 +41,7 @@ func (r *queryResolver) Users(ctx context.Context, role *models.UserRole, search
 }
 
 func (r *userResolver) Email(ctx context.Context, obj *models.User) (*string, error) {
-	if !desk.CanSeeUserContact(viewer(ctx), obj) {
-		return nil, nil
-	}
-	return &obj.Email, nil
+	return desk.UserEmail(viewer(ctx), obj), nil
 }
 
 func (r *userResolver) Phone(ctx context.Context, obj *models.User) (*string, error) {

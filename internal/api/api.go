@@ -120,8 +120,7 @@ func (d Deps) graphQL() http.Handler {
 		KeepAlivePingInterval: 15 * time.Second,
 	})
 	srv.AddTransport(transport.Options{})
-	srv.AddTransport(transport.GET{})
-	srv.AddTransport(transport.POST{})
+	srv.AddTransport(httpTransport{}) // GET and POST, by the GraphQL-over-HTTP specification
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](1000))
 	srv.SetParserTokenLimit(d.Limits.MaxFields * tokensPerField)
 	srv.SetDisableSuggestion(d.Production)

@@ -92,8 +92,9 @@ func (l Limits) withDefaults() Limits {
 }
 
 func init() {
-	// Refusals for size answer like validation errors: HTTP 422 (400 with
-	// application/graphql-response+json), an "error" message on websockets.
+	// Refusals for size answer like validation errors on websockets (an
+	// "error" message); over HTTP, httpTransport answers them 422 (400 with
+	// application/graphql-response+json).
 	errcode.RegisterErrorType(string(apperr.TooComplex), errcode.KindProtocol)
 }
 

@@ -3,14 +3,11 @@ package api
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"mime"
 	"net/http"
 	"net/netip"
-	"net/url"
-	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -59,18 +56,13 @@ func (d Deps) cors() *cors.Cors {
 // plainHTTP guards GraphQL over plain HTTP (websocket upgrades never come
 // here): POST bodies must be application/json (a browser preflights those, so
 // a foreign page cannot post them: no CSRF through forms or text/plain), at
-// most MaxBodyBytes (413, nothing read past the limit); GET parameters must
-// decode; other methods are refused. The request gets its deadline, and the
+// most MaxBodyBytes (413, nothing read past the limit); other methods are
+// refused (httpTransport then reads the parameters). The request gets its deadline, and the
 // extensions a way to set the response's status and headers.
 func (d Deps) plainHTTP(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		deadline := time.Now().Add(d.Limits.RequestTimeout)
 		switch r.Method {
-		case http.MethodGet:
-			if msg := badQueryString(r.URL.RawQuery); msg != "" {
-				writeError(w, http.StatusBadRequest, apperr.New(apperr.BadUserInput, "%s", msg))
-				return
-			}
 		case http.MethodPost:
 			if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
 				writeError(w, http.StatusUnsupportedMediaType, apperr.New(apperr.BadUserInput,
@@ -82,7 +74,7 @@ func (d Deps) plainHTTP(next http.Handler) http.Handler {
 				return
 			}
 			r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
-		case http.MethodOptions, http.MethodHead:
+		case http.MethodGet, http.MethodOptions, http.MethodHead:
 		default:
 			w.Header().Set("Allow", "GET, POST, OPTIONS")
 			writeError(w, http.StatusMethodNotAllowed, apperr.New(apperr.BadUserInput, "use GET or POST"))
@@ -138,26 +130,6 @@ func (d Deps) readBody(w http.ResponseWriter, r *http.Request, deadline time.Tim
 		return nil, false
 	}
 	return body, true
-}
-
-// badQueryString says what is wrong with a GET request's parameters, the way
-// gqlgen's GET transport would find it (it answers those without a code).
-func badQueryString(raw string) string {
-	q, err := url.ParseQuery(raw)
-	if err != nil {
-		return "the query string is malformed"
-	}
-	for _, k := range []string{"variables", "extensions"} {
-		if v := q.Get(k); v != "" {
-			var m map[string]any
-			dec := json.NewDecoder(strings.NewReader(v))
-			dec.UseNumber()
-			if dec.Decode(&m) != nil {
-				return k + " must be a JSON object"
-			}
-		}
-	}
-	return ""
 }
 
 // admit waits for a turn to run (Limits.MaxInFlight): a request's resolvers
@@ -228,27 +200,13 @@ func methodFrom(ctx context.Context) string {
 	return m
 }
 
-// Prefixes of gqlgen's POST transport messages. The first quotes the whole
-// body it could not decode: never send that back (it may carry a token).
-const (
-	undecodableBody = "json request body could not be decoded"
-	unreadableBody  = "could not read request body"
-)
-
-// presenter is presentError with what plain HTTP adds: gqlgen's transport
-// messages replaced, and deadlines (the request's or the database's
+// presenter is presentError with what plain HTTP adds: deadlines (the request's or the database's
 // statement_timeout) answered without driver text.
 func (d Deps) presenter() graphql.ErrorPresenterFunc {
 	base := presentError(d.Log)
 	return func(ctx context.Context, err error) *gqlerror.Error {
 		var ge *gqlerror.Error
-		if errors.As(err, &ge) && ge.Err == nil { // gqlgen's own, or the extensions'
-			switch {
-			case strings.HasPrefix(ge.Message, undecodableBody):
-				return refusal(apperr.BadUserInput, "", nil, "the request body is not a GraphQL request in JSON")
-			case strings.HasPrefix(ge.Message, unreadableBody):
-				return refusal(apperr.BadUserInput, "", nil, "the request body could not be read")
-			}
+		if errors.As(err, &ge) && ge.Err == nil { // gqlgen's own, the transport's or the extensions'
 			return base(ctx, err)
 		}
 		// Past the request's deadline, an internal error is the deadline's

@@ -114,9 +114,12 @@ func TestFirstSignIn(t *testing.T) {
 		if email != nil {
 			claims["email"] = email
 		}
-		e.must(signed(t, claims), me, nil)
+		d := e.must(signed(t, claims), me, nil)
 		if got, want := e.emailOf(sub), "unknown+"+sub+"@invalid"; got != want {
 			t.Errorf("%s: email %q, want the placeholder %q", sub, got, want)
+		}
+		if got := get(d, "me", "email"); got != nil { // a placeholder is no address to show
+			t.Errorf("%s: me.email = %v, want null", sub, got)
 		}
 	}
 	// A subject that cannot be a user id.

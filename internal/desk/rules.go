@@ -7,6 +7,8 @@
 package desk
 
 import (
+	"strings"
+
 	"github.com/savvysolve/api/internal/apperr"
 	"github.com/savvysolve/api/internal/auth"
 	"github.com/savvysolve/api/models"
@@ -57,6 +59,16 @@ func CanSeeSolver(v auth.Viewer) bool { return !v.Anonymous() }
 // author) see the name and role only.
 func CanSeeUserContact(v auth.Viewer, u *models.User) bool {
 	return v.IsAdmin() || (v.User != nil && v.User.ID == u.ID)
+}
+
+// UserEmail is u's email as v may read it: nil for others, and nil while it
+// is only the placeholder a first sign-in stored (".invalid" is reserved
+// for names that never resolve) until Clerk's webhook brings the real one.
+func UserEmail(v auth.Viewer, u *models.User) *string {
+	if !CanSeeUserContact(v, u) || strings.HasSuffix(u.Email, "@invalid") {
+		return nil
+	}
+	return &u.Email
 }
 
 // CanSeeEarnings: what a solver earns (revenue share, total earnings, each

@@ -4,6 +4,7 @@
 package store
 
 import (
+	"context"
 	"database/sql"
 	"database/sql/driver"
 	"errors"
@@ -28,6 +29,11 @@ func mapErr(err error, kind string) error {
 	}
 	if errors.Is(err, sql.ErrNoRows) {
 		return apperr.NotFoundf(kind)
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		// The caller's deadline passed (pgx reports it as a timeout too):
+		// the request took too long, the database is not down.
+		return apperr.Deadline
 	}
 	if unavailable(err) {
 		return errUnavailable
