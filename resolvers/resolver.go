@@ -11,7 +11,7 @@ import (
 	"github.com/savvysolve/api/internal/auth"
 	"github.com/savvysolve/api/internal/desk"
 	"github.com/savvysolve/api/internal/live"
-	"github.com/savvysolve/api/internal/store"
+	"github.com/savvysolve/api/internal/page"
 	"github.com/savvysolve/api/loaders"
 	"github.com/savvysolve/api/models"
 )
@@ -44,7 +44,7 @@ func trim[T any](rows []T, first int) ([]T, bool) {
 	return rows, false
 }
 
-func ticketConnection(ctx context.Context, rows []*models.Ticket, sp store.Span, first int, cursor func(*models.Ticket) string) *model.TicketConnection {
+func ticketConnection(ctx context.Context, rows []*models.Ticket, sp page.Span, first int, cursor func(*models.Ticket) string) *model.TicketConnection {
 	rows, more := trim(rows, first)
 	load(ctx).PrimeTickets(ctx, rows)
 	load(ctx).Ahead(ctx, rows)
@@ -59,7 +59,7 @@ func ticketConnection(ctx context.Context, rows []*models.Ticket, sp store.Span,
 // sessionConnection is a page of sessions (rows may hold the extra row); a
 // root field reads the relations below it ahead (a nested one was read ahead
 // with its root).
-func sessionConnection(ctx context.Context, rows []*models.Session, sp store.Span, first int, root bool) *model.SessionConnection {
+func sessionConnection(ctx context.Context, rows []*models.Session, sp page.Span, first int, root bool) *model.SessionConnection {
 	rows, more := trim(rows, first)
 	load(ctx).PrimeSessions(ctx, rows)
 	if root {
@@ -67,9 +67,9 @@ func sessionConnection(ctx context.Context, rows []*models.Session, sp store.Spa
 	}
 	c := &model.SessionConnection{Edges: make([]*model.SessionEdge, len(rows)), TotalCount: sp.Total}
 	for i, s := range rows {
-		c.Edges[i] = model.NewEdge(s, store.SessionCursor)
+		c.Edges[i] = model.NewEdge(s, desk.SessionCursor)
 	}
-	c.PageInfo = pageInfo(rows, store.SessionCursor, sp.Previous, more)
+	c.PageInfo = pageInfo(rows, desk.SessionCursor, sp.Previous, more)
 	return c
 }
 

@@ -12,7 +12,6 @@ import (
 	"github.com/savvysolve/api/graph/model"
 	"github.com/savvysolve/api/internal/desk"
 	"github.com/savvysolve/api/internal/page"
-	"github.com/savvysolve/api/internal/store"
 	"github.com/savvysolve/api/loaders"
 	"github.com/savvysolve/api/models"
 )
@@ -45,9 +44,9 @@ func (r *queryResolver) Session(ctx context.Context, id string) (*models.Session
 }
 
 func (r *queryResolver) Sessions(ctx context.Context, filter *model.SessionFilter, first *int, after *string) (*model.SessionConnection, error) {
-	var f store.SessionFilter
+	var f models.SessionFilter
 	if filter != nil {
-		f = store.SessionFilter{SolverID: filter.SolverID, Active: filter.Active, StartedAfter: filter.StartedAfter, StartedBefore: filter.StartedBefore}
+		f = models.SessionFilter{SolverID: filter.SolverID, Active: filter.Active, StartedAfter: filter.StartedAfter, StartedBefore: filter.StartedBefore}
 	}
 	p := page.New(first, after, 20)
 	rows, sp, err := r.Desk.Sessions(ctx, f, p)
@@ -83,9 +82,9 @@ func (r *sessionResolver) Messages(ctx context.Context, obj *models.Session, fir
 	}
 	c := &model.SessionMessageConnection{Edges: make([]*model.SessionMessageEdge, len(w.Messages))}
 	for i, m := range w.Messages {
-		c.Edges[i] = model.NewEdge(m, store.MessageCursor)
+		c.Edges[i] = model.NewEdge(m, desk.MessageCursor)
 	}
-	c.PageInfo = pageInfo(w.Messages, store.MessageCursor, w.HasPrevious, w.HasNext)
+	c.PageInfo = pageInfo(w.Messages, desk.MessageCursor, w.HasPrevious, w.HasNext)
 	return c, nil
 }
 

@@ -12,7 +12,6 @@ import (
 	"github.com/savvysolve/api/graph/model"
 	"github.com/savvysolve/api/internal/desk"
 	"github.com/savvysolve/api/internal/page"
-	"github.com/savvysolve/api/internal/store"
 	"github.com/savvysolve/api/loaders"
 	"github.com/savvysolve/api/models"
 )
@@ -52,9 +51,9 @@ func (r *queryResolver) Solvers(ctx context.Context, status *models.SolverStatus
 	load(ctx).Ahead(ctx, rows)
 	c := &model.SolverConnection{Edges: make([]*model.SolverEdge, len(rows)), TotalCount: sp.Total}
 	for i, s := range rows {
-		c.Edges[i] = model.NewEdge(s, store.SolverCursor)
+		c.Edges[i] = model.NewEdge(s, desk.SolverCursor)
 	}
-	c.PageInfo = pageInfo(rows, store.SolverCursor, sp.Previous, more)
+	c.PageInfo = pageInfo(rows, desk.SolverCursor, sp.Previous, more)
 	return c, nil
 }
 
@@ -93,9 +92,9 @@ func (r *solverResolver) Ratings(ctx context.Context, obj *models.Solver, first 
 	rows, more := trim(res.Ratings, k.First)
 	c := &model.RatingConnection{Edges: make([]*model.RatingEdge, len(rows)), TotalCount: res.Total}
 	for i, rt := range rows {
-		c.Edges[i] = model.NewEdge(rt, store.RatingCursor)
+		c.Edges[i] = model.NewEdge(rt, desk.RatingCursor)
 	}
-	c.PageInfo = pageInfo(rows, store.RatingCursor, res.Previous, more)
+	c.PageInfo = pageInfo(rows, desk.RatingCursor, res.Previous, more)
 	return c, nil
 }
 
@@ -111,7 +110,7 @@ func (r *solverResolver) Sessions(ctx context.Context, obj *models.Solver, first
 	if err != nil {
 		return nil, err
 	}
-	return sessionConnection(ctx, res.Sessions, store.Span{Total: res.Total, Previous: res.Previous}, k.First, false), nil
+	return sessionConnection(ctx, res.Sessions, page.Span{Total: res.Total, Previous: res.Previous}, k.First, false), nil
 }
 
 func (r *Resolver) Solver() graph.SolverResolver { return &solverResolver{r} }

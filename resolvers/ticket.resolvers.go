@@ -12,7 +12,6 @@ import (
 	"github.com/savvysolve/api/graph/model"
 	"github.com/savvysolve/api/internal/desk"
 	"github.com/savvysolve/api/internal/page"
-	"github.com/savvysolve/api/internal/store"
 	"github.com/savvysolve/api/models"
 )
 
@@ -51,9 +50,9 @@ func (r *queryResolver) Ticket(ctx context.Context, id string) (*models.Ticket, 
 }
 
 func (r *queryResolver) Tickets(ctx context.Context, filter *model.TicketFilter, first *int, after *string) (*model.TicketConnection, error) {
-	var f store.TicketFilter
+	var f models.TicketFilter
 	if filter != nil {
-		f = store.TicketFilter{Status: filter.Status, Urgency: filter.Urgency, DeviceType: filter.DeviceType, SolverID: filter.SolverID}
+		f = models.TicketFilter{Status: filter.Status, Urgency: filter.Urgency, DeviceType: filter.DeviceType, SolverID: filter.SolverID}
 		if filter.Search != nil {
 			f.Search = *filter.Search
 		}
@@ -63,7 +62,7 @@ func (r *queryResolver) Tickets(ctx context.Context, filter *model.TicketFilter,
 	if err != nil {
 		return nil, err
 	}
-	return ticketConnection(ctx, rows, sp, p.First, store.TicketCursor), nil
+	return ticketConnection(ctx, rows, sp, p.First, desk.TicketCursor), nil
 }
 
 func (r *queryResolver) TicketQueue(ctx context.Context, first *int, after *string) (*model.TicketConnection, error) {
@@ -72,7 +71,7 @@ func (r *queryResolver) TicketQueue(ctx context.Context, first *int, after *stri
 	if err != nil {
 		return nil, err
 	}
-	return ticketConnection(ctx, rows, sp, p.First, store.QueueCursor), nil
+	return ticketConnection(ctx, rows, sp, p.First, desk.QueueCursor), nil
 }
 
 func (r *subscriptionResolver) TicketUpdated(ctx context.Context, ticketID string) (<-chan *models.Ticket, error) {

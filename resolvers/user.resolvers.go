@@ -12,7 +12,6 @@ import (
 	"github.com/savvysolve/api/graph/model"
 	"github.com/savvysolve/api/internal/desk"
 	"github.com/savvysolve/api/internal/page"
-	"github.com/savvysolve/api/internal/store"
 	"github.com/savvysolve/api/models"
 )
 
@@ -21,7 +20,7 @@ func (r *mutationResolver) SetUserRole(ctx context.Context, userID string, role 
 }
 
 func (r *queryResolver) Users(ctx context.Context, role *models.UserRole, search *string, first *int, after *string) (*model.UserConnection, error) {
-	f := store.UserFilter{Role: role}
+	f := models.UserFilter{Role: role}
 	if search != nil {
 		f.Search = *search
 	}
@@ -34,9 +33,9 @@ func (r *queryResolver) Users(ctx context.Context, role *models.UserRole, search
 	load(ctx).Ahead(ctx, rows)
 	c := &model.UserConnection{Edges: make([]*model.UserEdge, len(rows)), TotalCount: sp.Total}
 	for i, u := range rows {
-		c.Edges[i] = model.NewEdge(u, store.UserCursor)
+		c.Edges[i] = model.NewEdge(u, desk.UserCursor)
 	}
-	c.PageInfo = pageInfo(rows, store.UserCursor, sp.Previous, more)
+	c.PageInfo = pageInfo(rows, desk.UserCursor, sp.Previous, more)
 	return c, nil
 }
 

@@ -180,20 +180,20 @@ func (d *Desk) SetUserRole(ctx context.Context, userID string, role models.UserR
 
 // Users lists people, newest first, optionally of one role and matching a
 // search in name or email. Admins only.
-func (d *Desk) Users(ctx context.Context, f store.UserFilter, p page.Request) ([]*models.User, store.Span, error) {
+func (d *Desk) Users(ctx context.Context, f models.UserFilter, p page.Request) ([]*models.User, page.Span, error) {
 	v := auth.ViewerFrom(ctx)
 	if err := signedIn(v); err != nil {
-		return nil, store.Span{}, err
+		return nil, page.Span{}, err
 	}
 	if !CanListUsers(v) {
-		return nil, store.Span{}, apperr.New(apperr.Forbidden, "the user list is for admins")
+		return nil, page.Span{}, apperr.New(apperr.Forbidden, "the user list is for admins")
 	}
 	if err := page.Check(p.First); err != nil {
-		return nil, store.Span{}, err
+		return nil, page.Span{}, err
 	}
 	f.Search = strings.TrimSpace(f.Search)
 	if utf8.RuneCountInString(f.Search) > 200 {
-		return nil, store.Span{}, apperr.Invalid("search", "search must have at most 200 characters")
+		return nil, page.Span{}, apperr.Invalid("search", "search must have at most 200 characters")
 	}
 	return store.Users(ctx, d.db, f, p)
 }

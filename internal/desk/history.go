@@ -18,13 +18,13 @@ import (
 //   - sessionUpdated: whoever may see the session (AuthorizeSessionUpdates).
 
 // Sessions lists the sessions the viewer may list, newest first.
-func (d *Desk) Sessions(ctx context.Context, f store.SessionFilter, p page.Request) ([]*models.Session, store.Span, error) {
+func (d *Desk) Sessions(ctx context.Context, f models.SessionFilter, p page.Request) ([]*models.Session, page.Span, error) {
 	v := auth.ViewerFrom(ctx)
 	if err := signedIn(v); err != nil {
-		return nil, store.Span{}, err
+		return nil, page.Span{}, err
 	}
 	if err := page.Check(p.First); err != nil {
-		return nil, store.Span{}, err
+		return nil, page.Span{}, err
 	}
 	f.CustomerID, f.TicketID = nil, nil // scopes come from the viewer only
 	switch {
@@ -34,7 +34,7 @@ func (d *Desk) Sessions(ctx context.Context, f store.SessionFilter, p page.Reque
 	case v.Solver != nil && v.User.Role == models.RoleSolver:
 		id := v.Solver.ID
 		if f.SolverID != nil && *f.SolverID != id {
-			return nil, store.Span{}, nil // another solver's sessions: none are the viewer's
+			return nil, page.Span{}, nil // another solver's sessions: none are the viewer's
 		}
 		f.SolverID = &id
 	default:

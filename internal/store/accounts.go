@@ -74,28 +74,25 @@ func LockAdmins(ctx context.Context, db DB) ([]string, error) {
 	return ids, mapErr(err, "user")
 }
 
-// UserFilter narrows the user list.
-type UserFilter struct {
-	Role   *models.UserRole
-	Search string // a substring of the name or the email, case-insensitive
-}
-
-func (f UserFilter) apply(q *bun.SelectQuery) *bun.SelectQuery {
-	if f.Role != nil {
-		q = q.Where("u.role = ?", *f.Role)
+// userFilter applies f to a query.
+func userFilter(f models.UserFilter) func(*bun.SelectQuery) *bun.SelectQuery {
+	return func(q *bun.SelectQuery) *bun.SelectQuery {
+		if f.Role != nil {
+			q = q.Where("u.role = ?", *f.Role)
+		}
+		if f.Search != "" {
+			// The trigram indexes on name and email serve substring ILIKE.
+			like := "%" + escapeLike(f.Search) + "%"
+			q = q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+				return q.Where("u.name ILIKE ?", like).WhereOr("u.email ILIKE ?", like)
+			})
+		}
+		return q
 	}
-	if f.Search != "" {
-		// The trigram indexes on name and email serve substring ILIKE.
-		like := "%" + escapeLike(f.Search) + "%"
-		q = q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
-			return q.Where("u.name ILIKE ?", like).WhereOr("u.email ILIKE ?", like)
-		})
-	}
-	return q
 }
 
 // Users lists the users that match f, newest first.
-func Users(ctx context.Context, db DB, f UserFilter, p page.Request) (rows []*models.User, sp Span, err error) {
+func Users(ctx context.Context, db DB, f models.UserFilter, p page.Request) (rows []*models.User, sp page.Span, err error) {
 	var at time.Time
 	var id string
 	var previous string
@@ -105,12 +102,12 @@ func Users(ctx context.Context, db DB, f UserFilter, p page.Request) (rows []*mo
 		}
 		previous = "(u.created_at, u.id) >= (?, ?::uuid)"
 	}
-	if sp, err = span(ctx, db.NewSelect().Model((*models.User)(nil)).Apply(f.apply), previous, at, id); err != nil {
+	if sp, err = span(ctx, db.NewSelect().Model((*models.User)(nil)).Apply(userFilter(f)), previous, at, id); err != nil {
 		return nil, sp, mapErr(err, "user")
 	}
 	q := db.NewSelect().
 		Model(&rows).
-		Apply(f.apply).
+		Apply(userFilter(f)).
 		OrderExpr("u.created_at DESC, u.id DESC").
 		Limit(int64(p.First + 1))
 	if p.After != "" {

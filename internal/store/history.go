@@ -11,46 +11,37 @@ import (
 	"github.com/savvysolve/api/models"
 )
 
-// SessionFilter narrows the session history. Scope fields (CustomerID,
-// TicketID, and SolverID for solvers) come from the viewer; the others from
-// the client.
-type SessionFilter struct {
-	SolverID      *string
-	CustomerID    *string // sessions of the tickets this user opened
-	TicketID      *string
-	Active        *bool // true: started and not ended; false: ended
-	StartedAfter  *time.Time
-	StartedBefore *time.Time
-}
-
-func (f SessionFilter) apply(q *bun.SelectQuery) *bun.SelectQuery {
-	if f.SolverID != nil {
-		q = q.Where("ss.solver_id = ?", uuidOrNull(*f.SolverID))
-	}
-	if f.CustomerID != nil {
-		q = q.Where("ss.ticket_id IN (SELECT t.id FROM tickets AS t WHERE t.customer_id = ?)", uuidOrNull(*f.CustomerID))
-	}
-	if f.TicketID != nil {
-		q = q.Where("ss.ticket_id = ?", uuidOrNull(*f.TicketID))
-	}
-	if f.Active != nil {
-		if *f.Active {
-			q = q.Where("ss.started_at IS NOT NULL AND ss.ended_at IS NULL")
-		} else {
-			q = q.Where("ss.ended_at IS NOT NULL")
+// sessionFilter applies f to a query.
+func sessionFilter(f models.SessionFilter) func(*bun.SelectQuery) *bun.SelectQuery {
+	return func(q *bun.SelectQuery) *bun.SelectQuery {
+		if f.SolverID != nil {
+			q = q.Where("ss.solver_id = ?", uuidOrNull(*f.SolverID))
 		}
+		if f.CustomerID != nil {
+			q = q.Where("ss.ticket_id IN (SELECT t.id FROM tickets AS t WHERE t.customer_id = ?)", uuidOrNull(*f.CustomerID))
+		}
+		if f.TicketID != nil {
+			q = q.Where("ss.ticket_id = ?", uuidOrNull(*f.TicketID))
+		}
+		if f.Active != nil {
+			if *f.Active {
+				q = q.Where("ss.started_at IS NOT NULL AND ss.ended_at IS NULL")
+			} else {
+				q = q.Where("ss.ended_at IS NOT NULL")
+			}
+		}
+		if f.StartedAfter != nil {
+			q = q.Where("ss.started_at >= ?", *f.StartedAfter)
+		}
+		if f.StartedBefore != nil {
+			q = q.Where("ss.started_at < ?", *f.StartedBefore)
+		}
+		return q
 	}
-	if f.StartedAfter != nil {
-		q = q.Where("ss.started_at >= ?", *f.StartedAfter)
-	}
-	if f.StartedBefore != nil {
-		q = q.Where("ss.started_at < ?", *f.StartedBefore)
-	}
-	return q
 }
 
 // Sessions lists the sessions that match f, newest first.
-func Sessions(ctx context.Context, db DB, f SessionFilter, p page.Request) (rows []*models.Session, sp Span, err error) {
+func Sessions(ctx context.Context, db DB, f models.SessionFilter, p page.Request) (rows []*models.Session, sp page.Span, err error) {
 	var at time.Time
 	var id string
 	var previous string
@@ -60,12 +51,12 @@ func Sessions(ctx context.Context, db DB, f SessionFilter, p page.Request) (rows
 		}
 		previous = "(ss.created_at, ss.id) >= (?, ?::uuid)"
 	}
-	if sp, err = span(ctx, db.NewSelect().Model((*models.Session)(nil)).Apply(f.apply), previous, at, id); err != nil {
+	if sp, err = span(ctx, db.NewSelect().Model((*models.Session)(nil)).Apply(sessionFilter(f)), previous, at, id); err != nil {
 		return nil, sp, mapErr(err, "session")
 	}
 	q := db.NewSelect().
 		Model(&rows).
-		Apply(f.apply).
+		Apply(sessionFilter(f)).
 		OrderExpr("ss.created_at DESC, ss.id DESC").
 		Limit(int64(p.First + 1))
 	if p.After != "" {

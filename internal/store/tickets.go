@@ -13,46 +13,37 @@ import (
 	"github.com/savvysolve/api/models"
 )
 
-// TicketFilter narrows a ticket list. Scope fields (CustomerID, SolverID,
-// TicketID) come from the viewer; the others from the client.
-type TicketFilter struct {
-	Status     []models.TicketStatus
-	Urgency    []models.Urgency
-	DeviceType []models.DeviceType
-	SolverID   *string
-	CustomerID *string
-	TicketID   *string
-	Search     string
-}
-
-func (f TicketFilter) apply(q *bun.SelectQuery) *bun.SelectQuery {
-	if len(f.Status) > 0 {
-		q = q.Where("t.status IN (?)", bun.List(f.Status))
+// ticketFilter applies f to a query.
+func ticketFilter(f models.TicketFilter) func(*bun.SelectQuery) *bun.SelectQuery {
+	return func(q *bun.SelectQuery) *bun.SelectQuery {
+		if len(f.Status) > 0 {
+			q = q.Where("t.status IN (?)", bun.List(f.Status))
+		}
+		if len(f.Urgency) > 0 {
+			q = q.Where("t.urgency IN (?)", bun.List(f.Urgency))
+		}
+		if len(f.DeviceType) > 0 {
+			q = q.Where("t.device_type IN (?)", bun.List(f.DeviceType))
+		}
+		if f.SolverID != nil {
+			q = q.Where("t.solver_id = ?", uuidOrNull(*f.SolverID))
+		}
+		if f.CustomerID != nil {
+			q = q.Where("t.customer_id = ?", uuidOrNull(*f.CustomerID))
+		}
+		if f.TicketID != nil {
+			q = q.Where("t.id = ?", uuidOrNull(*f.TicketID))
+		}
+		if f.Search != "" {
+			// Word similarity (pg_trgm's <%) is served by the trigram GIN index and
+			// forgives small typos; ILIKE catches short words trigrams miss.
+			q = q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+				return q.Where("? <% t.description", f.Search).
+					WhereOr("t.description ILIKE ?", "%"+escapeLike(f.Search)+"%")
+			})
+		}
+		return q
 	}
-	if len(f.Urgency) > 0 {
-		q = q.Where("t.urgency IN (?)", bun.List(f.Urgency))
-	}
-	if len(f.DeviceType) > 0 {
-		q = q.Where("t.device_type IN (?)", bun.List(f.DeviceType))
-	}
-	if f.SolverID != nil {
-		q = q.Where("t.solver_id = ?", uuidOrNull(*f.SolverID))
-	}
-	if f.CustomerID != nil {
-		q = q.Where("t.customer_id = ?", uuidOrNull(*f.CustomerID))
-	}
-	if f.TicketID != nil {
-		q = q.Where("t.id = ?", uuidOrNull(*f.TicketID))
-	}
-	if f.Search != "" {
-		// Word similarity (pg_trgm's <%) is served by the trigram GIN index and
-		// forgives small typos; ILIKE catches short words trigrams miss.
-		q = q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
-			return q.Where("? <% t.description", f.Search).
-				WhereOr("t.description ILIKE ?", "%"+escapeLike(f.Search)+"%")
-		})
-	}
-	return q
 }
 
 // uuidOrNull makes a malformed id match nothing instead of failing the query.
@@ -75,7 +66,7 @@ func escapeLike(s string) string {
 }
 
 // Tickets lists the tickets that match f, newest first.
-func Tickets(ctx context.Context, db DB, f TicketFilter, p page.Request) (rows []*models.Ticket, sp Span, err error) {
+func Tickets(ctx context.Context, db DB, f models.TicketFilter, p page.Request) (rows []*models.Ticket, sp page.Span, err error) {
 	var at time.Time
 	var id string
 	var previous string
@@ -85,12 +76,12 @@ func Tickets(ctx context.Context, db DB, f TicketFilter, p page.Request) (rows [
 		}
 		previous = "(t.created_at, t.id) >= (?, ?::uuid)"
 	}
-	if sp, err = span(ctx, db.NewSelect().Model((*models.Ticket)(nil)).Apply(f.apply), previous, at, id); err != nil {
+	if sp, err = span(ctx, db.NewSelect().Model((*models.Ticket)(nil)).Apply(ticketFilter(f)), previous, at, id); err != nil {
 		return nil, sp, mapErr(err, "ticket")
 	}
 	q := db.NewSelect().
 		Model(&rows).
-		Apply(f.apply).
+		Apply(ticketFilter(f)).
 		OrderExpr("t.created_at DESC, t.id DESC").
 		Limit(int64(p.First + 1))
 	if p.After != "" {
@@ -105,7 +96,7 @@ func TicketCursor(t *models.Ticket) string { return page.Cursor(t.CreatedAt, t.I
 
 // Queue lists PENDING tickets, most urgent first, then oldest first (the
 // partial index tickets_queue_idx serves exactly this order).
-func Queue(ctx context.Context, db DB, p page.Request) (rows []*models.Ticket, sp Span, err error) {
+func Queue(ctx context.Context, db DB, p page.Request) (rows []*models.Ticket, sp page.Span, err error) {
 	pending := func(q *bun.SelectQuery) *bun.SelectQuery { return q.Where("t.status = 'pending'") }
 	var urgency models.Urgency
 	var at time.Time

@@ -43,7 +43,7 @@ func SolversByUserIDs(ctx context.Context, db DB, userIDs []string) ([]*models.S
 }
 
 // Solvers lists solver profiles oldest first, optionally with one status.
-func Solvers(ctx context.Context, db DB, status *models.SolverStatus, p page.Request) (rows []*models.Solver, sp Span, err error) {
+func Solvers(ctx context.Context, db DB, status *models.SolverStatus, p page.Request) (rows []*models.Solver, sp page.Span, err error) {
 	filter := func(q *bun.SelectQuery) *bun.SelectQuery {
 		if status != nil {
 			q = q.Where("s.status = ?", *status)
