@@ -62,6 +62,16 @@ type Config struct {
 	// Integrations: signed webhooks and the job queue that applies them.
 	Webhooks webhooks.Secrets // CLERK_WEBHOOK_SECRET, TELNYX_PUBLIC_KEY
 	Jobs     jobs.Options     // JOB_WORKERS, WEBHOOK_RETENTION
+
+	Stripe Stripe // STRIPE_*: payments
+}
+
+// Stripe configures payments. Without a secret key nothing is billed (every
+// Session.payment is UNBILLED); without a webhook secret /webhooks/stripe answers 503.
+type Stripe struct {
+	SecretKey     string // STRIPE_SECRET_KEY (sk_... or a restricted rk_...)
+	WebhookSecret string // STRIPE_WEBHOOK_SECRET (whsec_...)
+	APIBase       string // STRIPE_API_BASE: another API address (a test's fake Stripe); "" is Stripe's
 }
 
 // Production reports whether the server runs in production mode.
@@ -154,6 +164,18 @@ func FromEnv(get func(string) string) (Config, error) {
 	}
 	if c.Jobs.Workers < 0 {
 		r.fail("JOB_WORKERS", get("JOB_WORKERS"), "0 or more")
+	}
+	c.Stripe = Stripe{SecretKey: get("STRIPE_SECRET_KEY"), WebhookSecret: get("STRIPE_WEBHOOK_SECRET"), APIBase: get("STRIPE_API_BASE")}
+	if k := c.Stripe.SecretKey; k != "" && !strings.HasPrefix(k, "sk_") && !strings.HasPrefix(k, "rk_") {
+		r.fail("STRIPE_SECRET_KEY", "(hidden)", "a Stripe secret key, sk_... or rk_...")
+	}
+	if k := c.Stripe.WebhookSecret; k != "" && !strings.HasPrefix(k, "whsec_") {
+		r.fail("STRIPE_WEBHOOK_SECRET", "(hidden)", "the webhook endpoint's signing secret, whsec_...")
+	}
+	if b := c.Stripe.APIBase; b != "" {
+		if u, err := url.Parse(b); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			r.fail("STRIPE_API_BASE", b, "an http(s) URL such as https://api.stripe.com")
+		}
 	}
 	if c.Loaders.Wait < 0 {
 		r.fail("LOADER_WAIT", get("LOADER_WAIT"), "a duration such as 1ms")

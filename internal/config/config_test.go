@@ -76,6 +76,29 @@ func TestFromEnv(t *testing.T) {
 			t.Errorf("webhooks %+v", c.Webhooks)
 		}
 	})
+	t.Run("Stripe", func(t *testing.T) {
+		c, err := config.FromEnv(env(nil))
+		if err != nil || c.Stripe != (config.Stripe{}) {
+			t.Fatalf("payments on by default: %+v %v", c.Stripe, err)
+		}
+		c, err = config.FromEnv(env(map[string]string{
+			"STRIPE_SECRET_KEY": "sk_test_123", "STRIPE_WEBHOOK_SECRET": "whsec_abc", "STRIPE_API_BASE": "http://127.0.0.1:12111",
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := (config.Stripe{SecretKey: "sk_test_123", WebhookSecret: "whsec_abc", APIBase: "http://127.0.0.1:12111"}); c.Stripe != want {
+			t.Fatalf("got %+v, want %+v", c.Stripe, want)
+		}
+		for k, v := range map[string]string{"STRIPE_SECRET_KEY": "pk_test_123", "STRIPE_WEBHOOK_SECRET": "hook_42", "STRIPE_API_BASE": "api.stripe.com"} {
+			_, err := config.FromEnv(env(map[string]string{k: v}))
+			if err == nil {
+				t.Errorf("%s=%s accepted", k, v)
+			} else if k != "STRIPE_API_BASE" && strings.Contains(err.Error(), v) {
+				t.Errorf("the error quotes the secret: %v", err)
+			}
+		}
+	})
 	t.Run("NoBenchmarkSwitch", func(t *testing.T) {
 		// Turning the dataloaders off is the benchmark's business (bench/), never the configuration's.
 		c, err := config.FromEnv(env(map[string]string{"BENCH_DISABLE_DATALOADERS": "1"}))

@@ -24,6 +24,8 @@ const (
 	// Ticket: a ticket changed status (ID is the ticket; Queue says whether it
 	// entered or left the queue with this change).
 	Ticket Kind = "ticket"
+	// Session: a session changed (ID is the session), e.g. its payment's status.
+	Session Kind = "session"
 )
 
 // Event is one change. Field names are short: payloads are limited to 8000 bytes.
