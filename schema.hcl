@@ -365,6 +365,15 @@ table "sessions" {
   index "sessions_solver_id_idx" {
     columns = [column.solver_id, column.created_at]
   }
+  # The Stripe PaymentIntent of the session's payment: Stripe's webhooks find
+  # their session by it, and no two sessions share one.
+  index "sessions_payment_intent_key" {
+    unique = true
+    on {
+      expr = "(payment_info ->> 'intentId'::text)"
+    }
+    where = "((payment_info ->> 'intentId'::text) IS NOT NULL)"
+  }
 }
 
 table "session_messages" {
