@@ -149,6 +149,9 @@ func (d *Desk) EndSession(ctx context.Context, id string) (*models.Session, erro
 		if err := store.AddCompletedSession(ctx, tx, s.SolverID, *s.Earnings); err != nil {
 			return err
 		}
+		if err := d.bill(ctx, tx, s); err != nil { // payments.go: no Stripe call here
+			return err
+		}
 		return events.Publish(ctx, tx, events.Event{Kind: events.Ticket, ID: t.ID, Status: string(models.TicketCompleted)})
 	})
 	return s, err
