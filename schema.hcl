@@ -738,6 +738,6 @@ table "webhook_events" {
     columns = [column.received_at]
   }
   check "webhook_events_source_check" {
-    expr = "((source)::text = ANY ((ARRAY['clerk'::character varying, 'telnyx'::character varying])::text[]))"
+    expr = "((source)::text = ANY ((ARRAY['clerk'::character varying, 'telnyx'::character varying, 'stripe'::character varying])::text[]))"
   }
 }
