@@ -48,7 +48,9 @@ type payEnv struct {
 // quickRetry retries a failed job after 50 ms, so outage tests take no time.
 type quickRetry struct{}
 
-func (quickRetry) NextRetry(*rivertype.JobRow) time.Time { return time.Now().Add(50 * time.Millisecond) }
+func (quickRetry) NextRetry(*rivertype.JobRow) time.Time {
+	return time.Now().Add(50 * time.Millisecond)
+}
 
 func newPayEnv(t *testing.T) *payEnv {
 	t.Helper()
