@@ -121,16 +121,24 @@ type worked struct {
 	ended                  map[string]any // endSession's answer
 }
 
-// work runs a ticket through a session to its end: opened by customer ("" for
-// a guest), worked by seed_solver_1.
-func (e *env) work(customer string) worked {
+// started opens a ticket (by customer, "" for a guest) and starts its
+// session with seed_solver_1.
+func (e *env) started(customer string) worked {
 	e.t.Helper()
 	solver := token(e.t, seed.Solver1)
 	var w worked
 	w.ticket, w.guest = e.newTicket(customer)
 	e.must(solver, claim, map[string]any{"id": w.ticket})
 	w.session = str(e.must(solver, start, map[string]any{"id": w.ticket, "tier": "STANDARD"}), "startSession", "id")
-	d := e.must(solver, endPayQ, map[string]any{"id": w.session})
+	return w
+}
+
+// work runs a ticket through a session to its end: opened by customer ("" for
+// a guest), worked by seed_solver_1.
+func (e *env) work(customer string) worked {
+	e.t.Helper()
+	w := e.started(customer)
+	d := e.must(token(e.t, seed.Solver1), endPayQ, map[string]any{"id": w.session})
 	w.ended = get(d, "endSession").(map[string]any)
 	w.total, _ = strconv.Atoi(str(w.ended, "pricing", "totalCents"))
 	return w
@@ -419,12 +427,27 @@ func TestPaymentSignedInCustomer(t *testing.T) {
 	t.Parallel()
 	e := newPayEnv(t)
 	customer := token(t, seed.Customer1)
-	a := e.work(customer)
-	b := e.work(customer)
+	// Two sessions end together: their charge jobs run at once.
+	a, b := e.started(customer), e.started(customer)
+	var wg sync.WaitGroup
+	ends := make([]result, 2)
+	for i, w := range []worked{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ends[i] = e.do(token(t, seed.Solver1), endPayQ, map[string]any{"id": w.session})
+		}()
+	}
+	wg.Wait()
+	for _, r := range ends {
+		if len(r.Errors) > 0 {
+			t.Fatalf("endSession: %+v", r.Errors)
+		}
+	}
 	pa, pb := e.charged(a.session), e.charged(b.session)
-	customers := e.stripe.Succeeded("/v1/customers")
+	customers := e.stripe.Requests("/v1/customers")
 	if len(customers) != 1 {
-		t.Fatalf("%d Stripe customers created, want 1", len(customers))
+		t.Fatalf("Stripe asked %d times for a customer, want once", len(customers))
 	}
 	if c := customers[0]; c.IdempotencyKey != "customer-"+seed.UserCustomer1 || c.Form.Get("email") == "" || c.Form.Get("metadata[user_id]") != seed.UserCustomer1 {
 		t.Fatalf("customer request: %q %v", c.IdempotencyKey, c.Form)

@@ -211,7 +211,9 @@ func (d *Desk) ChargeSession(ctx context.Context, sessionID string) error {
 
 // stripeCustomer returns the Stripe customer of user userID, creating it the
 // first time (idempotency key: the user id) and keeping it in
-// users.stripe_customer_id; concurrent first charges agree on one.
+// users.stripe_customer_id. Concurrent first charges of one user (two
+// sessions ending together) take turns on a lock per user, so Stripe is asked
+// once.
 func (d *Desk) stripeCustomer(ctx context.Context, userID string) (string, error) {
 	u, err := store.UserByID(ctx, d.db, userID)
 	if err != nil {
@@ -220,18 +222,34 @@ func (d *Desk) stripeCustomer(ctx context.Context, userID string) (string, error
 	if u.StripeCustomerID != nil && *u.StripeCustomerID != "" {
 		return *u.StripeCustomerID, nil
 	}
-	c := payments.Customer{UserID: u.ID, Email: u.Email}
-	if strings.HasSuffix(c.Email, "@invalid") { // anonymised (Clerk user.deleted): no address
-		c.Email = ""
-	}
-	if u.Name != nil {
-		c.Name = *u.Name
-	}
-	id, err := d.pay.CreateCustomer(ctx, c)
-	if err != nil {
-		return "", err
-	}
-	return store.SetStripeCustomerID(ctx, d.db, u.ID, id)
+	var id string
+	err = d.tx(ctx, func(tx bun.Tx) error {
+		if err := store.LockSubject(ctx, tx, "stripe_customer", userID); err != nil {
+			return err
+		}
+		u, err := store.UserByID(ctx, tx, userID) // as the lock's previous holder left it
+		if err != nil {
+			return err
+		}
+		if u.StripeCustomerID != nil && *u.StripeCustomerID != "" {
+			id = *u.StripeCustomerID
+			return nil
+		}
+		c := payments.Customer{UserID: u.ID, Email: u.Email}
+		if strings.HasSuffix(c.Email, "@invalid") { // anonymised (Clerk user.deleted): no address
+			c.Email = ""
+		}
+		if u.Name != nil {
+			c.Name = *u.Name
+		}
+		created, err := d.pay.CreateCustomer(ctx, c)
+		if err != nil {
+			return err
+		}
+		id, err = store.SetStripeCustomerID(ctx, tx, u.ID, created)
+		return err
+	})
+	return id, err
 }
 
 // intentStatus is the payment status of a PaymentIntent's status.
