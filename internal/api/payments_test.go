@@ -577,9 +577,9 @@ func TestPaymentRefund(t *testing.T) {
 
 	// Stripe down: the refund fails with a clear error and nothing changes.
 	e.stripe.Fail("/v1/refunds", 1)
-	res := e.wantCode("INTERNAL_SERVER_ERROR", admin, refundQ, map[string]any{"id": w.ticket})
-	if !strings.Contains(res.Errors[0].Message, "Stripe") {
-		t.Fatalf("refund error: %+v", res.Errors)
+	res := e.wantCode("UNAVAILABLE", admin, refundQ, map[string]any{"id": w.ticket})
+	if !strings.Contains(res.Errors[0].Message, "Stripe") || res.Status != http.StatusServiceUnavailable {
+		t.Fatalf("refund error: %d %+v", res.Status, res.Errors)
 	}
 	if p := e.payment(admin, w.session); p["status"] != "SUCCEEDED" {
 		t.Fatalf("after the failed refund: %v", p)
@@ -759,4 +759,32 @@ func (e *payEnv) charge(admin string) worked {
 		return len(e.stripe.Succeeded("/v1/payment_intents/"+pi.IntentID+"/cancel")) == 1
 	})
 	return w
+}
+
+// TestPaymentRefundRefused: a refund Stripe refuses for good (here: an
+// intent Stripe does not know) answers CONFLICT with Stripe's code, and
+// changes nothing.
+func TestPaymentRefundRefused(t *testing.T) {
+	t.Parallel()
+	e := newPayEnv(t)
+	admin := token(t, seed.Admin)
+	w := e.work("")
+	pi := e.charged(w.session)
+	pi.Status, pi.IntentID = models.PaymentSucceeded, "pi_unknown_to_stripe"
+	if err := store.SetPaymentInfo(context.Background(), e.db, w.session, pi); err != nil {
+		t.Fatal(err)
+	}
+	before := e.must(admin, statsQ, map[string]any{"id": seed.SolverActive})
+	res := e.wantCode("CONFLICT", admin, refundQ, map[string]any{"id": w.ticket})
+	if !strings.Contains(res.Errors[0].Message, "resource_missing") {
+		t.Fatalf("refusal: %+v", res.Errors)
+	}
+	if p := e.payment(admin, w.session); p["status"] != "SUCCEEDED" {
+		t.Fatalf("after the refusal: %v", p)
+	}
+	d := e.must(admin, `query($id: ID!) { ticket(id: $id) { status } }`, map[string]any{"id": w.ticket})
+	if str(d, "ticket", "status") != "COMPLETED" {
+		t.Fatalf("ticket after the refusal: %v", d)
+	}
+	wantStats(t, before, e.must(admin, statsQ, map[string]any{"id": seed.SolverActive}), 0, 0)
 }

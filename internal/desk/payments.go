@@ -401,8 +401,15 @@ func nextPayment(info *models.PaymentInfo, ev PaymentEvent) bool {
 	return true
 }
 
-// errStripe answers a refund that Stripe did not make: nothing changed.
-var errStripe = apperr.New(apperr.Internal, "Stripe did not answer the refund; nothing was changed, try again shortly")
+// stripeRefused answers a refund (or cancellation) that Stripe did not make;
+// nothing changed. An outage is UNAVAILABLE (try again); a refusal that
+// retrying cannot change is CONFLICT, with Stripe's error code.
+func stripeRefused(err error) error {
+	if payments.Permanent(err) {
+		return apperr.New(apperr.Conflict, "Stripe refused the refund (%s); nothing was changed", payments.Code(err))
+	}
+	return apperr.New(apperr.Unavailable, "Stripe could not be reached for the refund; nothing was changed, try again shortly")
+}
 
 // refundTicket is RefundTicket: an admin refunds a COMPLETED ticket. Its
 // sessions' payments are refunded through Stripe when SUCCEEDED, cancelled
@@ -485,14 +492,14 @@ func (d *Desk) refundPayment(ctx context.Context, tx bun.Tx, s *models.Session) 
 		id, err := d.pay.Refund(ctx, info.IntentID, s.ID)
 		if err != nil {
 			d.log.ErrorContext(ctx, "refund through Stripe failed; the ticket stays COMPLETED", "session", s.ID, "intent", info.IntentID, "err", err)
-			return errStripe
+			return stripeRefused(err)
 		}
 		info.RefundID, info.RefundedCents = id, info.AmountCents
 	default: // REQUIRES_PAYMENT, FAILED: nothing was paid; the intent must not stay payable
 		if info.IntentID != "" {
 			if err := d.pay.CancelIntent(ctx, info.IntentID, s.ID); err != nil {
 				d.log.ErrorContext(ctx, "cancelling the payment intent failed; the ticket stays COMPLETED", "session", s.ID, "intent", info.IntentID, "err", err)
-				return errStripe
+				return stripeRefused(err)
 			}
 		}
 	}

@@ -196,6 +196,19 @@ func Permanent(err error) bool {
 	return false
 }
 
+// Code is the code of a Stripe error (e.g. "charge_already_refunded"), or
+// its type when it has none; "" for errors that are not Stripe's.
+func Code(err error) string {
+	var se *stripe.Error
+	if !errors.As(err, &se) {
+		return ""
+	}
+	if se.Code != "" {
+		return string(se.Code)
+	}
+	return string(se.Type)
+}
+
 // logger routes stripe-go's log lines to slog: errors as warnings (the
 // caller decides whether a failure is an error), the rest at debug level.
 type logger struct{ l *slog.Logger }
