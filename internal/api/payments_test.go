@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -787,4 +788,32 @@ func TestPaymentRefundRefused(t *testing.T) {
 		t.Fatalf("ticket after the refusal: %v", d)
 	}
 	wantStats(t, before, e.must(admin, statsQ, map[string]any{"id": seed.SolverActive}), 0, 0)
+}
+
+// TestPaymentStatements: Session.payment reads its session's ticket ahead
+// with the level, so the statements of a query stay the same whatever the
+// number of sessions (over tickets, and over ratings, where the tickets are
+// not read otherwise).
+func TestPaymentStatements(t *testing.T) {
+	t.Parallel()
+	for _, q := range []string{
+		`query($n: Int) { tickets(first: $n) { edges { node { sessions { payment { status amountCents } } } } } }`,
+		`query($n: Int) { solver(id: "` + seed.SolverActive + `") { ratings(first: $n) { edges { node { session { payment { status clientSecret } } } } } } }`,
+	} {
+		counts := map[int]int64{}
+		for _, n := range []int{5, 50} {
+			e := newEnvOpts(t, opts{wait: time.Microsecond})
+			e.manyTickets(n)
+			admin := token(t, seed.Admin)
+			e.stmts.Store(0)
+			d := e.must(admin, q, map[string]any{"n": n})
+			if !strings.Contains(fmt.Sprint(d), "UNBILLED") {
+				t.Fatalf("payment: %v", d)
+			}
+			counts[n] = e.stmts.Load()
+		}
+		if counts[5] != counts[50] {
+			t.Fatalf("%s\nstatements: %d for 5 sessions, %d for 50", q, counts[5], counts[50])
+		}
+	}
 }
