@@ -109,7 +109,8 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	lctx, stopListening := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopListening()
 	go hub.Listen(lctx, cfg.DatabaseURLUnpooled)
-	pay := payments.New(payments.Config{SecretKey: cfg.Stripe.SecretKey, APIBase: cfg.Stripe.APIBase, Log: log})
+	cfg.Payments.Log = log
+	pay := payments.New(cfg.Payments)
 	if !pay.Enabled() {
 		log.Info("payments off: no STRIPE_SECRET_KEY, every session is UNBILLED")
 	}
@@ -171,9 +172,7 @@ func startJobs(ctx context.Context, log *slog.Logger, cfg config.Config, db *bun
 		}
 		pool.Close()
 	}
-	secrets := cfg.Webhooks
-	secrets.StripeSecret = cfg.Stripe.WebhookSecret
-	hooks, err := webhooks.New(webhooks.Config{Secrets: secrets, Pool: pool, Jobs: queue, Log: log})
+	hooks, err := webhooks.New(webhooks.Config{Secrets: cfg.Webhooks, Pool: pool, Jobs: queue, Log: log})
 	if err != nil {
 		stop()
 		return nil, nil, nil, err

@@ -25,6 +25,7 @@ import (
 	"github.com/savvysolve/api/internal/auth"
 	"github.com/savvysolve/api/internal/database"
 	"github.com/savvysolve/api/internal/dbtest"
+	"github.com/savvysolve/api/internal/desk"
 	"github.com/savvysolve/api/internal/events"
 	"github.com/savvysolve/api/internal/jobs"
 	"github.com/savvysolve/api/internal/live"
@@ -34,6 +35,7 @@ import (
 	"github.com/savvysolve/api/internal/store"
 	"github.com/savvysolve/api/internal/webhooks"
 	wt "github.com/savvysolve/api/internal/webhooks/webhooktest"
+	"github.com/savvysolve/api/loaders"
 	"github.com/savvysolve/api/migrations"
 	"github.com/savvysolve/api/models"
 )
@@ -70,7 +72,7 @@ func newPayEnv(t *testing.T) *payEnv {
 	t.Cleanup(pool.Close)
 	pay := payments.New(payments.Config{SecretKey: stripetest.Key, APIBase: fake.URL, Log: testLog()})
 	runner, err := jobs.Start(ctx, jobs.Config{
-		DB: db, Pool: pool, Log: testLog(), Workers: 4, Payments: pay,
+		Options: jobs.Options{Workers: 4}, DB: db, Pool: pool, Log: testLog(), Payments: pay,
 		RetryPolicy: quickRetry{}, PollInterval: 100 * time.Millisecond,
 	})
 	if err != nil {
@@ -84,11 +86,11 @@ func newPayEnv(t *testing.T) *payEnv {
 	b := make([]byte, 16)
 	rand.Read(b)
 	hookSecret := "whsec_" + hex.EncodeToString(b)
-	hooks, err := webhooks.New(webhooks.Config{Pool: pool, Jobs: runner, Log: testLog(), StripeSecret: hookSecret})
+	hooks, err := webhooks.New(webhooks.Config{Secrets: webhooks.Secrets{StripeSecret: hookSecret}, Pool: pool, Jobs: runner, Log: testLog()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	authn, err := auth.New(ctx, db, secret, "")
+	authn, err := auth.New(ctx, db, desk.New(db), auth.Options{Secret: secret})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,7 +100,7 @@ func newPayEnv(t *testing.T) *payEnv {
 	}
 	hub := live.New(db, testLog())
 	h := api.New(api.Deps{
-		DB: db, Auth: authn, Live: hub, Log: testLog(), Migrations: dir, LoaderWait: 2 * time.Millisecond,
+		DB: db, Auth: authn, Live: hub, Log: testLog(), Migrations: dir, Loaders: loaders.Options{Wait: 2 * time.Millisecond},
 		AllowedOrigins: []string{testOrigin}, Webhooks: hooks, Payments: pay, Charges: runner,
 	})
 	if err := seed.Run(ctx, db); err != nil {

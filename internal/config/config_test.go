@@ -8,6 +8,7 @@ import (
 	"github.com/savvysolve/api/internal/api"
 	"github.com/savvysolve/api/internal/config"
 	"github.com/savvysolve/api/internal/jobs"
+	"github.com/savvysolve/api/internal/payments"
 	"github.com/savvysolve/api/loaders"
 )
 
@@ -78,8 +79,8 @@ func TestFromEnv(t *testing.T) {
 	})
 	t.Run("Stripe", func(t *testing.T) {
 		c, err := config.FromEnv(env(nil))
-		if err != nil || c.Stripe != (config.Stripe{}) {
-			t.Fatalf("payments on by default: %+v %v", c.Stripe, err)
+		if err != nil || c.Payments != (payments.Config{}) || c.Webhooks.StripeSecret != "" {
+			t.Fatalf("payments on by default: %+v %v", c.Payments, err)
 		}
 		c, err = config.FromEnv(env(map[string]string{
 			"STRIPE_SECRET_KEY": "sk_test_123", "STRIPE_WEBHOOK_SECRET": "whsec_abc", "STRIPE_API_BASE": "http://127.0.0.1:12111",
@@ -87,8 +88,8 @@ func TestFromEnv(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if want := (config.Stripe{SecretKey: "sk_test_123", WebhookSecret: "whsec_abc", APIBase: "http://127.0.0.1:12111"}); c.Stripe != want {
-			t.Fatalf("got %+v, want %+v", c.Stripe, want)
+		if want := (payments.Config{SecretKey: "sk_test_123", APIBase: "http://127.0.0.1:12111"}); c.Payments != want || c.Webhooks.StripeSecret != "whsec_abc" {
+			t.Fatalf("got %+v and %q, want %+v", c.Payments, c.Webhooks.StripeSecret, want)
 		}
 		for k, v := range map[string]string{"STRIPE_SECRET_KEY": "pk_test_123", "STRIPE_WEBHOOK_SECRET": "hook_42", "STRIPE_API_BASE": "api.stripe.com"} {
 			_, err := config.FromEnv(env(map[string]string{k: v}))
