@@ -113,6 +113,28 @@ table "users" {
     unique  = true
     columns = [column.clerk_id]
   }
+  # The admins' user list: newest first, optionally of one role.
+  index "users_created_at_idx" {
+    columns = [column.created_at, column.id]
+  }
+  index "users_role_idx" {
+    columns = [column.role, column.created_at, column.id]
+  }
+  # The user list's search by name or email (substring, needs pg_trgm).
+  index "users_name_trgm_idx" {
+    type = GIN
+    on {
+      column = column.name
+      ops    = gin_trgm_ops
+    }
+  }
+  index "users_email_trgm_idx" {
+    type = GIN
+    on {
+      column = column.email
+      ops    = gin_trgm_ops
+    }
+  }
 }
 
 table "solvers" {
@@ -364,6 +386,10 @@ table "sessions" {
   }
   index "sessions_solver_id_idx" {
     columns = [column.solver_id, column.created_at]
+  }
+  # Session history, newest first.
+  index "sessions_created_at_idx" {
+    columns = [column.created_at, column.id]
   }
   # The Stripe PaymentIntent of the session's payment: Stripe's webhooks find
   # their session by it, and no two sessions share one.
@@ -679,6 +705,15 @@ table "screen_share_sessions" {
   }
   index "screen_share_sessions_session_id_idx" {
     columns = [column.session_id, column.created_at]
+  }
+  # At most one active screen share per session.
+  index "screen_share_sessions_one_active_key" {
+    unique  = true
+    columns = [column.session_id]
+    where   = "((status)::text = 'active'::text)"
+  }
+  check "screen_share_sessions_status_check" {
+    expr = "((status)::text = ANY ((ARRAY['active'::character varying, 'ended'::character varying])::text[]))"
   }
 }
 

@@ -8,6 +8,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/savvysolve/api/internal/apperr"
 	"github.com/savvysolve/api/internal/page"
 	"github.com/savvysolve/api/internal/store"
 	"github.com/savvysolve/api/models"
@@ -48,6 +49,8 @@ func (l *Loaders) Ahead(ctx context.Context, rows any) {
 			w.solvers([]*models.Solver{rows}, s)
 		case *models.User:
 			w.users([]*models.User{rows}, s)
+		case []*models.User:
+			w.users(rows, s)
 		}
 	}
 }
@@ -98,6 +101,9 @@ func (w walker) tickets(ts []*models.Ticket, sel ast.SelectionSet) {
 			w.sessions(ss, f.Selections)
 		case "smsLogs":
 			w.smsLogs(flat(w.l.SmsLogsByTicket.Fill(w.ctx, ids(ts, func(t *models.Ticket) string { return t.ID }))), f.Selections)
+		case "callLogs":
+			sessionLinks(w, flat(w.l.CallLogsByTicket.Fill(w.ctx, ids(ts, func(t *models.Ticket) string { return t.ID }))), "CallLog", f.Selections,
+				func(c *models.CallLog) *string { return c.SessionID })
 		}
 	}
 }
@@ -133,13 +139,16 @@ func (w walker) messagePages(ss []*models.Session, f graphql.CollectedField) {
 	a := w.args(f)
 	var pages []store.MessagePage
 	for _, s := range ss {
-		k, err := MessagePageKey(s.ID, intArg(a["first"]), strArg(a["after"]))
+		k, err := MessagePageKey(s.ID, intArg(a["first"]), strArg(a["after"]), intArg(a["last"]), strArg(a["before"]))
 		if err != nil {
 			return // the resolver reports it
 		}
 		pages = append(pages, k)
 	}
-	ms := flat(w.l.MessagePage.Fill(w.ctx, pages))
+	var ms []*models.SessionMessage
+	for _, p := range w.l.MessagePage.Fill(w.ctx, pages) {
+		ms = append(ms, p.Messages...)
+	}
 	for _, sel := range w.nodes(f.Selections, "SessionMessageConnection") {
 		w.messages(ms, sel)
 	}
@@ -190,6 +199,24 @@ func (w walker) solvers(ss []*models.Solver, sel ast.SelectionSet) {
 			}
 			for _, sel := range w.nodes(f.Selections, "RatingConnection") {
 				w.ratings(rs, sel)
+			}
+		case "sessions":
+			a := w.args(f)
+			var pages []store.SessionPage
+			for _, s := range ss {
+				k, err := SessionPageKey(s.ID, intArg(a["first"]), strArg(a["after"]))
+				if err != nil {
+					return
+				}
+				pages = append(pages, k)
+			}
+			var rows []*models.Session
+			for _, p := range w.l.SessionPage.Fill(w.ctx, pages) {
+				rows = append(rows, p.Sessions...)
+			}
+			w.l.PrimeSessions(w.ctx, rows)
+			for _, sel := range w.nodes(f.Selections, "SessionConnection") {
+				w.sessions(rows, sel)
 			}
 		}
 	}
@@ -246,21 +273,33 @@ func sessionLinks[T any](w walker, rows []T, typ string, sel ast.SelectionSet, s
 	}
 }
 
-// MessagePageKey is the loader key of a session's messages(first, after).
-func MessagePageKey(sessionID string, first *int, after *string) (store.MessagePage, error) {
-	k := store.MessagePage{SessionID: sessionID, First: 50}
+// MessagePageKey is the loader key of a session's messages(first, after,
+// last, before): `first` messages after the cursor `after`, or, when `last`
+// is given (it wins over `first`), the `last` messages before the cursor
+// `before`. after and before may be combined to read between two messages.
+func MessagePageKey(sessionID string, first *int, after *string, last *int, before *string) (store.MessagePage, error) {
+	k := store.MessagePage{SessionID: sessionID, N: 50}
 	if first != nil {
-		k.First = *first
+		k.N = *first
 	}
-	if err := page.Check(k.First); err != nil {
+	if last != nil {
+		k.N, k.Backward = *last, true
+		if *last < 0 || *last > page.Max {
+			return k, apperr.Invalid("last", "last must be between 0 and %d", page.Max)
+		}
+	} else if err := page.Check(k.N); err != nil {
 		return k, err
 	}
+	var err error
 	if after != nil && *after != "" {
-		seq, err := store.MessageCursorSeq(*after)
-		if err != nil {
+		if k.AfterSeq, err = store.MessageCursorSeq("after", *after); err != nil {
 			return k, err
 		}
-		k.AfterSeq = seq
+	}
+	if before != nil && *before != "" {
+		if k.BeforeSeq, err = store.MessageCursorSeq("before", *before); err != nil {
+			return k, err
+		}
 	}
 	return k, nil
 }
@@ -268,6 +307,18 @@ func MessagePageKey(sessionID string, first *int, after *string) (store.MessageP
 // RatingPageKey is the loader key of a solver's ratings(first, after).
 func RatingPageKey(solverID string, first *int, after *string) (store.RatingPage, error) {
 	k := store.RatingPage{SolverID: solverID, First: 10}
+	if first != nil {
+		k.First = *first
+	}
+	if after != nil {
+		k.After = *after
+	}
+	return k, page.Check(k.First)
+}
+
+// SessionPageKey is the loader key of a solver's sessions(first, after).
+func SessionPageKey(solverID string, first *int, after *string) (store.SessionPage, error) {
+	k := store.SessionPage{SolverID: solverID, First: 20}
 	if first != nil {
 		k.First = *first
 	}

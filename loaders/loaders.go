@@ -32,8 +32,10 @@ type Loaders struct {
 	ScreenSharesBySession *Loader[string, []*models.ScreenShareSession]
 	RatingBySession       *Loader[string, *models.Rating] // nil when not rated
 	MessageByID           *Loader[string, *models.SessionMessage]
-	MessagePage           *Loader[store.MessagePage, []*models.SessionMessage]
+	MessagePage           *Loader[store.MessagePage, MessageWindow]
 	RatingPage            *Loader[store.RatingPage, RatingPage]
+	SessionPage           *Loader[store.SessionPage, SessionPage]
+	CallLogsByTicket      *Loader[string, []*models.CallLog]
 
 	ahead bool // Ahead reads relations ahead (off without a cache)
 }
@@ -50,8 +52,24 @@ type Loader[K comparable, V any] struct {
 
 // RatingPage is a page of a solver's ratings (up to First+1) and their total.
 type RatingPage struct {
-	Ratings []*models.Rating
-	Total   int
+	Ratings  []*models.Rating
+	Total    int
+	Previous bool // ratings come before the page
+}
+
+// SessionPage is a page of a solver's sessions (up to First+1), their total
+// and whether sessions come before the page.
+type SessionPage struct {
+	Sessions []*models.Session
+	Total    int
+	Previous bool
+}
+
+// MessageWindow is a page of a session's messages, oldest first (exactly the
+// page: no extra row), and whether messages come before and after it.
+type MessageWindow struct {
+	Messages             []*models.SessionMessage
+	HasPrevious, HasNext bool
 }
 
 // DefaultWait is Options.Wait's default.
@@ -105,6 +123,8 @@ func New(db bun.IDB, o Options) *Loaders {
 		MessageByID:           byID(o, "message", db, store.MessagesByIDs, func(m *models.SessionMessage) string { return m.ID }),
 		MessagePage:           newLoader(o, "messagePage", messagePages(db)),
 		RatingPage:            newLoader(o, "ratingPage", ratingPages(db)),
+		SessionPage:           newLoader(o, "sessionPage", sessionPages(db)),
+		CallLogsByTicket:      grouped(o, "callLogsByTicket", db, store.CallLogsByTicketIDs, func(l *models.CallLog) string { return deref(l.TicketID) }),
 		ahead:                 !o.NoCache && !o.Disabled,
 	}
 }
@@ -234,24 +254,50 @@ func index[V any](rows []V, key func(V) string) map[string]V {
 	return m
 }
 
-func messagePages(db bun.IDB) dataloader.BatchFunc[store.MessagePage, []*models.SessionMessage] {
-	return func(ctx context.Context, keys []store.MessagePage) []*dataloader.Result[[]*models.SessionMessage] {
+func messagePages(db bun.IDB) dataloader.BatchFunc[store.MessagePage, MessageWindow] {
+	return func(ctx context.Context, keys []store.MessagePage) []*dataloader.Result[MessageWindow] {
 		rows, err := store.MessagePages(ctx, db, keys)
-		// A key is (session, after, first); two keys of one session differ in
-		// after or first, so rows are sorted back to keys by session and range.
-		out := make([]*dataloader.Result[[]*models.SessionMessage], len(keys))
-		for i, k := range keys {
-			var page []*models.SessionMessage
-			last := k.AfterSeq // rows of overlapping keys repeat: take each seq once
-			for _, m := range rows {
-				if m.SessionID == k.SessionID && m.Seq > last && len(page) < k.First+1 {
-					page, last = append(page, m), m.Seq
-				}
+		bySession := map[string][]*models.SessionMessage{}
+		for _, m := range rows { // in seq order; rows of overlapping keys repeat
+			if ms := bySession[m.SessionID]; len(ms) == 0 || ms[len(ms)-1].Seq != m.Seq {
+				bySession[m.SessionID] = append(ms, m)
 			}
-			out[i] = &dataloader.Result[[]*models.SessionMessage]{Data: page, Error: err}
+		}
+		out := make([]*dataloader.Result[MessageWindow], len(keys))
+		for i, k := range keys {
+			out[i] = &dataloader.Result[MessageWindow]{Data: messageWindow(k, bySession[k.SessionID]), Error: err}
 		}
 		return out
 	}
+}
+
+// messageWindow cuts key k's page out of the rows read for its session
+// (k's own, and maybe other keys' of the same session: every row is a real
+// message, and k's own rows are the ones nearest to its bounds, so the
+// result is the same).
+func messageWindow(k store.MessagePage, ms []*models.SessionMessage) MessageWindow {
+	var w MessageWindow
+	var in []*models.SessionMessage
+	for _, m := range ms {
+		switch {
+		case m.Seq <= k.AfterSeq:
+			w.HasPrevious = true
+		case k.BeforeSeq > 0 && m.Seq >= k.BeforeSeq:
+			w.HasNext = true
+		default:
+			in = append(in, m)
+		}
+	}
+	more := len(in) > k.N
+	switch {
+	case !more:
+	case k.Backward:
+		in, w.HasPrevious = in[len(in)-k.N:], true
+	default:
+		in, w.HasNext = in[:k.N], true
+	}
+	w.Messages = in
+	return w
 }
 
 func ratingPages(db bun.IDB) dataloader.BatchFunc[store.RatingPage, RatingPage] {
@@ -259,7 +305,7 @@ func ratingPages(db bun.IDB) dataloader.BatchFunc[store.RatingPage, RatingPage] 
 		rows, err := store.RatingPages(ctx, db, keys)
 		pages := make([]RatingPage, len(keys))
 		for _, r := range rows {
-			pages[r.Key].Total = r.Total
+			pages[r.Key].Total, pages[r.Key].Previous = r.Total, r.Previous
 			if r.ID != "" {
 				rating := r.Rating
 				pages[r.Key].Ratings = append(pages[r.Key].Ratings, &rating)
@@ -268,6 +314,25 @@ func ratingPages(db bun.IDB) dataloader.BatchFunc[store.RatingPage, RatingPage] 
 		out := make([]*dataloader.Result[RatingPage], len(keys))
 		for i := range keys {
 			out[i] = &dataloader.Result[RatingPage]{Data: pages[i], Error: err}
+		}
+		return out
+	}
+}
+
+func sessionPages(db bun.IDB) dataloader.BatchFunc[store.SessionPage, SessionPage] {
+	return func(ctx context.Context, keys []store.SessionPage) []*dataloader.Result[SessionPage] {
+		rows, err := store.SessionPages(ctx, db, keys)
+		pages := make([]SessionPage, len(keys))
+		for _, r := range rows {
+			pages[r.Key].Total, pages[r.Key].Previous = r.Total, r.Previous
+			if r.ID != "" {
+				s := r.Session
+				pages[r.Key].Sessions = append(pages[r.Key].Sessions, &s)
+			}
+		}
+		out := make([]*dataloader.Result[SessionPage], len(keys))
+		for i := range keys {
+			out[i] = &dataloader.Result[SessionPage]{Data: pages[i], Error: err}
 		}
 		return out
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/savvysolve/api/internal/auth"
 	"github.com/savvysolve/api/internal/desk"
 	"github.com/savvysolve/api/internal/live"
+	"github.com/savvysolve/api/internal/page"
 	"github.com/savvysolve/api/loaders"
 	"github.com/savvysolve/api/models"
 )
@@ -25,10 +26,12 @@ func viewer(ctx context.Context) auth.Viewer { return auth.ViewerFrom(ctx) }
 
 func load(ctx context.Context) *loaders.Loaders { return loaders.From(ctx) }
 
-func pageInfo(hasNext bool, last string) *model.PageInfo {
-	pi := &model.PageInfo{HasNextPage: hasNext}
-	if last != "" {
-		pi.EndCursor = &last
+// pageInfo is the PageInfo of a page of rows (the page exactly: trimmed).
+func pageInfo[T any](rows []T, cursor func(T) string, hasPrevious, hasNext bool) *model.PageInfo {
+	pi := &model.PageInfo{HasPreviousPage: hasPrevious, HasNextPage: hasNext}
+	if len(rows) > 0 {
+		first, last := cursor(rows[0]), cursor(rows[len(rows)-1])
+		pi.StartCursor, pi.EndCursor = &first, &last
 	}
 	return pi
 }
@@ -41,24 +44,33 @@ func trim[T any](rows []T, first int) ([]T, bool) {
 	return rows, false
 }
 
-func ticketConnection(ctx context.Context, rows []*models.Ticket, total, first int, cursor func(*models.Ticket) string) *model.TicketConnection {
+func ticketConnection(ctx context.Context, rows []*models.Ticket, sp page.Span, first int, cursor func(*models.Ticket) string) *model.TicketConnection {
 	rows, more := trim(rows, first)
 	load(ctx).PrimeTickets(ctx, rows)
 	load(ctx).Ahead(ctx, rows)
-	c := &model.TicketConnection{Edges: make([]*model.TicketEdge, len(rows)), TotalCount: total}
+	c := &model.TicketConnection{Edges: make([]*model.TicketEdge, len(rows)), TotalCount: sp.Total}
 	for i, t := range rows {
 		c.Edges[i] = model.NewEdge(t, cursor)
 	}
-	c.PageInfo = pageInfo(more, lastCursor(rows, cursor))
+	c.PageInfo = pageInfo(rows, cursor, sp.Previous, more)
 	return c
 }
 
-// lastCursor is the cursor of the last row, "" without rows.
-func lastCursor[T any](rows []T, cursor func(T) string) string {
-	if len(rows) == 0 {
-		return ""
+// sessionConnection is a page of sessions (rows may hold the extra row); a
+// root field reads the relations below it ahead (a nested one was read ahead
+// with its root).
+func sessionConnection(ctx context.Context, rows []*models.Session, sp page.Span, first int, root bool) *model.SessionConnection {
+	rows, more := trim(rows, first)
+	load(ctx).PrimeSessions(ctx, rows)
+	if root {
+		load(ctx).Ahead(ctx, rows)
 	}
-	return cursor(rows[len(rows)-1])
+	c := &model.SessionConnection{Edges: make([]*model.SessionEdge, len(rows)), TotalCount: sp.Total}
+	for i, s := range rows {
+		c.Edges[i] = model.NewEdge(s, desk.SessionCursor)
+	}
+	c.PageInfo = pageInfo(rows, desk.SessionCursor, sp.Previous, more)
+	return c
 }
 
 // visibleTicket loads a ticket the viewer may see; NOT_FOUND otherwise.

@@ -11,7 +11,7 @@ import (
 	"github.com/savvysolve/api/graph"
 	"github.com/savvysolve/api/graph/model"
 	"github.com/savvysolve/api/internal/desk"
-	"github.com/savvysolve/api/internal/store"
+	"github.com/savvysolve/api/internal/page"
 	"github.com/savvysolve/api/loaders"
 	"github.com/savvysolve/api/models"
 )
@@ -43,6 +43,19 @@ func (r *queryResolver) Session(ctx context.Context, id string) (*models.Session
 	return s, nil
 }
 
+func (r *queryResolver) Sessions(ctx context.Context, filter *model.SessionFilter, first *int, after *string) (*model.SessionConnection, error) {
+	var f models.SessionFilter
+	if filter != nil {
+		f = models.SessionFilter{SolverID: filter.SolverID, Active: filter.Active, StartedAfter: filter.StartedAfter, StartedBefore: filter.StartedBefore}
+	}
+	p := page.New(first, after, 20)
+	rows, sp, err := r.Desk.Sessions(ctx, f, p)
+	if err != nil {
+		return nil, err
+	}
+	return sessionConnection(ctx, rows, sp, p.First, true), nil
+}
+
 func (r *sessionResolver) Ticket(ctx context.Context, obj *models.Session) (*models.Ticket, error) {
 	return load(ctx).TicketByID.Load(ctx, obj.TicketID)()
 }
@@ -58,21 +71,20 @@ func (r *sessionResolver) EarningsCents(ctx context.Context, obj *models.Session
 	return obj.Earnings, nil
 }
 
-func (r *sessionResolver) Messages(ctx context.Context, obj *models.Session, first *int, after *string) (*model.SessionMessageConnection, error) {
-	k, err := loaders.MessagePageKey(obj.ID, first, after)
+func (r *sessionResolver) Messages(ctx context.Context, obj *models.Session, first *int, after *string, last *int, before *string) (*model.SessionMessageConnection, error) {
+	k, err := loaders.MessagePageKey(obj.ID, first, after, last, before)
 	if err != nil {
 		return nil, err
 	}
-	rows, err := load(ctx).MessagePage.Load(ctx, k)()
+	w, err := load(ctx).MessagePage.Load(ctx, k)()
 	if err != nil {
 		return nil, err
 	}
-	rows, more := trim(rows, k.First)
-	c := &model.SessionMessageConnection{Edges: make([]*model.SessionMessageEdge, len(rows))}
-	for i, m := range rows {
-		c.Edges[i] = model.NewEdge(m, store.MessageCursor)
+	c := &model.SessionMessageConnection{Edges: make([]*model.SessionMessageEdge, len(w.Messages))}
+	for i, m := range w.Messages {
+		c.Edges[i] = model.NewEdge(m, desk.MessageCursor)
 	}
-	c.PageInfo = pageInfo(more, lastCursor(rows, store.MessageCursor))
+	c.PageInfo = pageInfo(w.Messages, desk.MessageCursor, w.HasPrevious, w.HasNext)
 	return c, nil
 }
 
@@ -108,6 +120,10 @@ func (r *sessionMessageResolver) Author(ctx context.Context, obj *models.Session
 		return obj.Author, nil
 	}
 	return load(ctx).UserByID.Load(ctx, *obj.AuthorID)()
+}
+
+func (r *subscriptionResolver) SessionUpdated(ctx context.Context, sessionID string) (<-chan *models.Session, error) {
+	return r.Live.SessionUpdated(ctx, sessionID)
 }
 
 func (r *Resolver) Session() graph.SessionResolver { return &sessionResolver{r} }

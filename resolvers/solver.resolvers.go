@@ -12,13 +12,24 @@ import (
 	"github.com/savvysolve/api/graph/model"
 	"github.com/savvysolve/api/internal/desk"
 	"github.com/savvysolve/api/internal/page"
-	"github.com/savvysolve/api/internal/store"
 	"github.com/savvysolve/api/loaders"
 	"github.com/savvysolve/api/models"
 )
 
 func (r *mutationResolver) UpdateSolverStatus(ctx context.Context, solverID string, status models.SolverStatus) (*models.Solver, error) {
 	return r.Desk.UpdateSolverStatus(ctx, solverID, status)
+}
+
+func (r *mutationResolver) ApplyAsSolver(ctx context.Context, input model.SolverApplicationInput) (*models.Solver, error) {
+	in := desk.SolverApplication{GoogleEmail: input.GoogleEmail}
+	if input.Type != nil {
+		in.Type = *input.Type
+	}
+	return r.Desk.ApplyAsSolver(ctx, in)
+}
+
+func (r *mutationResolver) SetMyAvailability(ctx context.Context, available bool) (*models.Solver, error) {
+	return r.Desk.SetMyAvailability(ctx, available)
 }
 
 func (r *queryResolver) Solver(ctx context.Context, id string) (*models.Solver, error) {
@@ -32,17 +43,17 @@ func (r *queryResolver) Solver(ctx context.Context, id string) (*models.Solver, 
 
 func (r *queryResolver) Solvers(ctx context.Context, status *models.SolverStatus, first *int, after *string) (*model.SolverConnection, error) {
 	p := page.New(first, after, 20)
-	rows, total, err := r.Desk.Solvers(ctx, status, p)
+	rows, sp, err := r.Desk.Solvers(ctx, status, p)
 	if err != nil {
 		return nil, err
 	}
 	rows, more := trim(rows, p.First)
 	load(ctx).Ahead(ctx, rows)
-	c := &model.SolverConnection{Edges: make([]*model.SolverEdge, len(rows)), TotalCount: total}
+	c := &model.SolverConnection{Edges: make([]*model.SolverEdge, len(rows)), TotalCount: sp.Total}
 	for i, s := range rows {
-		c.Edges[i] = model.NewEdge(s, store.SolverCursor)
+		c.Edges[i] = model.NewEdge(s, desk.SolverCursor)
 	}
-	c.PageInfo = pageInfo(more, lastCursor(rows, store.SolverCursor))
+	c.PageInfo = pageInfo(rows, desk.SolverCursor, sp.Previous, more)
 	return c, nil
 }
 
@@ -81,10 +92,25 @@ func (r *solverResolver) Ratings(ctx context.Context, obj *models.Solver, first 
 	rows, more := trim(res.Ratings, k.First)
 	c := &model.RatingConnection{Edges: make([]*model.RatingEdge, len(rows)), TotalCount: res.Total}
 	for i, rt := range rows {
-		c.Edges[i] = model.NewEdge(rt, store.RatingCursor)
+		c.Edges[i] = model.NewEdge(rt, desk.RatingCursor)
 	}
-	c.PageInfo = pageInfo(more, lastCursor(rows, store.RatingCursor))
+	c.PageInfo = pageInfo(rows, desk.RatingCursor, res.Previous, more)
 	return c, nil
+}
+
+func (r *solverResolver) Sessions(ctx context.Context, obj *models.Solver, first *int, after *string) (*model.SessionConnection, error) {
+	if err := desk.AuthorizeSolverSessions(viewer(ctx), obj); err != nil {
+		return nil, err
+	}
+	k, err := loaders.SessionPageKey(obj.ID, first, after)
+	if err != nil {
+		return nil, err
+	}
+	res, err := load(ctx).SessionPage.Load(ctx, k)()
+	if err != nil {
+		return nil, err
+	}
+	return sessionConnection(ctx, res.Sessions, page.Span{Total: res.Total, Previous: res.Previous}, k.First, false), nil
 }
 
 func (r *Resolver) Solver() graph.SolverResolver { return &solverResolver{r} }

@@ -16,6 +16,14 @@ func (r *callLogResolver) Session(ctx context.Context, obj *models.CallLog) (*mo
 	return optionalSession(ctx, obj.SessionID)
 }
 
+func (r *mutationResolver) StartScreenShare(ctx context.Context, sessionID string, provider string, joinURL *string) (*models.ScreenShareSession, error) {
+	return r.Desk.StartScreenShare(ctx, sessionID, provider, joinURL)
+}
+
+func (r *mutationResolver) EndScreenShare(ctx context.Context, id string) (*models.ScreenShareSession, error) {
+	return r.Desk.EndScreenShare(ctx, id)
+}
+
 func (r *screenShareSessionResolver) Session(ctx context.Context, obj *models.ScreenShareSession) (*models.Session, error) {
 	return load(ctx).SessionByID.Load(ctx, obj.SessionID)()
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/savvysolve/api/graph/model"
 	"github.com/savvysolve/api/internal/desk"
 	"github.com/savvysolve/api/internal/page"
-	"github.com/savvysolve/api/internal/store"
 	"github.com/savvysolve/api/models"
 )
 
@@ -28,6 +27,18 @@ func (r *mutationResolver) RefundTicket(ctx context.Context, ticketID string, re
 	return r.Desk.RefundTicket(ctx, ticketID, reason)
 }
 
+func (r *mutationResolver) ReleaseTicket(ctx context.Context, ticketID string, reason *string) (*models.Ticket, error) {
+	return r.Desk.ReleaseTicket(ctx, ticketID, reason)
+}
+
+func (r *mutationResolver) ReassignTicket(ctx context.Context, ticketID string, solverID string) (*models.Ticket, error) {
+	return r.Desk.ReassignTicket(ctx, ticketID, solverID)
+}
+
+func (r *mutationResolver) LinkTicket(ctx context.Context, accessToken string) (*models.Ticket, error) {
+	return r.Desk.LinkTicket(ctx, accessToken)
+}
+
 func (r *queryResolver) Ticket(ctx context.Context, id string) (*models.Ticket, error) {
 	t, err := r.Desk.Ticket(ctx, id)
 	if err != nil {
@@ -39,28 +50,28 @@ func (r *queryResolver) Ticket(ctx context.Context, id string) (*models.Ticket, 
 }
 
 func (r *queryResolver) Tickets(ctx context.Context, filter *model.TicketFilter, first *int, after *string) (*model.TicketConnection, error) {
-	var f store.TicketFilter
+	var f models.TicketFilter
 	if filter != nil {
-		f = store.TicketFilter{Status: filter.Status, Urgency: filter.Urgency, DeviceType: filter.DeviceType, SolverID: filter.SolverID}
+		f = models.TicketFilter{Status: filter.Status, Urgency: filter.Urgency, DeviceType: filter.DeviceType, SolverID: filter.SolverID}
 		if filter.Search != nil {
 			f.Search = *filter.Search
 		}
 	}
 	p := page.New(first, after, 20)
-	rows, total, err := r.Desk.Tickets(ctx, f, p)
+	rows, sp, err := r.Desk.Tickets(ctx, f, p)
 	if err != nil {
 		return nil, err
 	}
-	return ticketConnection(ctx, rows, total, p.First, store.TicketCursor), nil
+	return ticketConnection(ctx, rows, sp, p.First, desk.TicketCursor), nil
 }
 
 func (r *queryResolver) TicketQueue(ctx context.Context, first *int, after *string) (*model.TicketConnection, error) {
 	p := page.New(first, after, 20)
-	rows, total, err := r.Desk.Queue(ctx, p)
+	rows, sp, err := r.Desk.Queue(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	return ticketConnection(ctx, rows, total, p.First, store.QueueCursor), nil
+	return ticketConnection(ctx, rows, sp, p.First, desk.QueueCursor), nil
 }
 
 func (r *subscriptionResolver) TicketUpdated(ctx context.Context, ticketID string) (<-chan *models.Ticket, error) {
@@ -100,6 +111,21 @@ func (r *ticketResolver) SmsLogs(ctx context.Context, obj *models.Ticket) ([]*mo
 		return nil, err
 	}
 	return desk.VisibleSmsLogs(viewer(ctx), obj, logs), nil
+}
+
+func (r *ticketResolver) CallLogs(ctx context.Context, obj *models.Ticket) ([]*models.CallLog, error) {
+	logs, err := load(ctx).CallLogsByTicket.Load(ctx, obj.ID)()
+	if err != nil {
+		return nil, err
+	}
+	return desk.VisibleTicketCallLogs(viewer(ctx), obj, logs), nil
+}
+
+func (r *ticketResolver) StatusReason(ctx context.Context, obj *models.Ticket) (*string, error) {
+	if !desk.CanSeeStatusReason(viewer(ctx), obj) {
+		return nil, nil
+	}
+	return obj.StatusReason, nil
 }
 
 func (r *Resolver) Ticket() graph.TicketResolver { return &ticketResolver{r} }

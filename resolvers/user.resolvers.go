@@ -9,9 +9,35 @@ import (
 	"context"
 
 	"github.com/savvysolve/api/graph"
+	"github.com/savvysolve/api/graph/model"
 	"github.com/savvysolve/api/internal/desk"
+	"github.com/savvysolve/api/internal/page"
 	"github.com/savvysolve/api/models"
 )
+
+func (r *mutationResolver) SetUserRole(ctx context.Context, userID string, role models.UserRole) (*models.User, error) {
+	return r.Desk.SetUserRole(ctx, userID, role)
+}
+
+func (r *queryResolver) Users(ctx context.Context, role *models.UserRole, search *string, first *int, after *string) (*model.UserConnection, error) {
+	f := models.UserFilter{Role: role}
+	if search != nil {
+		f.Search = *search
+	}
+	p := page.New(first, after, 20)
+	rows, sp, err := r.Desk.Users(ctx, f, p)
+	if err != nil {
+		return nil, err
+	}
+	rows, more := trim(rows, p.First)
+	load(ctx).Ahead(ctx, rows)
+	c := &model.UserConnection{Edges: make([]*model.UserEdge, len(rows)), TotalCount: sp.Total}
+	for i, u := range rows {
+		c.Edges[i] = model.NewEdge(u, desk.UserCursor)
+	}
+	c.PageInfo = pageInfo(rows, desk.UserCursor, sp.Previous, more)
+	return c, nil
+}
 
 func (r *userResolver) Email(ctx context.Context, obj *models.User) (*string, error) {
 	return desk.UserEmail(viewer(ctx), obj), nil

@@ -24,4 +24,6 @@ type (
 	SessionMessageEdge = Edge[*models.SessionMessage]
 	SolverEdge         = Edge[*models.Solver]
 	RatingEdge         = Edge[*models.Rating]
+	SessionEdge        = Edge[*models.Session]
+	UserEdge           = Edge[*models.User]
 )

@@ -3,6 +3,8 @@
 package model
 
 import (
+	"time"
+
 	"github.com/savvysolve/api/models"
 )
 
@@ -48,6 +50,10 @@ type PageInfo struct {
 	HasNextPage bool `json:"hasNextPage"`
 	// The cursor of the page's last item: pass it as `after` to read the next page. Null when the page is empty.
 	EndCursor *string `json:"endCursor,omitempty"`
+	// Whether items come before this page (toward the start of the list's order).
+	HasPreviousPage bool `json:"hasPreviousPage"`
+	// The cursor of the page's first item: pass it as `before` (where the list takes one) to read the page before. Null when the page is empty.
+	StartCursor *string `json:"startCursor,omitempty"`
 }
 
 // Reading operations. Objects the viewer may not see answer null (NOT_FOUND), as if they did not exist.
@@ -64,12 +70,42 @@ type RatingConnection struct {
 	TotalCount int `json:"totalCount"`
 }
 
+// A page of sessions.
+type SessionConnection struct {
+	// The page's sessions.
+	Edges []*Edge[*models.Session] `json:"edges"`
+	// Where the page ends.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many sessions match, over all pages.
+	TotalCount int `json:"totalCount"`
+}
+
+// Narrows a session list. Every given field must match.
+type SessionFilter struct {
+	// Sessions of this solver.
+	SolverID *string `json:"solverId,omitempty"`
+	// true: sessions started and not ended; false: ended sessions.
+	Active *bool `json:"active,omitempty"`
+	// Sessions started at or after this instant.
+	StartedAfter *time.Time `json:"startedAfter,omitempty"`
+	// Sessions started before this instant.
+	StartedBefore *time.Time `json:"startedBefore,omitempty"`
+}
+
 // A page of chat messages.
 type SessionMessageConnection struct {
 	// The page's messages.
 	Edges []*Edge[*models.SessionMessage] `json:"edges"`
 	// Where the page ends.
 	PageInfo *PageInfo `json:"pageInfo"`
+}
+
+// An application to become a solver.
+type SolverApplicationInput struct {
+	// The kind of help the applicant gives.
+	Type *models.SolverType `json:"type,omitempty"`
+	// The applicant's Google account, for calendar and Meet (a valid email address).
+	GoogleEmail *string `json:"googleEmail,omitempty"`
 }
 
 // A page of solvers.
@@ -120,4 +156,14 @@ type TicketFilter struct {
 	SolverID *string `json:"solverId,omitempty"`
 	// Words that the description contains (case-insensitive, by trigram similarity).
 	Search *string `json:"search,omitempty"`
+}
+
+// A page of users.
+type UserConnection struct {
+	// The page's users.
+	Edges []*Edge[*models.User] `json:"edges"`
+	// Where the page ends.
+	PageInfo *PageInfo `json:"pageInfo"`
+	// How many users match, over all pages.
+	TotalCount int `json:"totalCount"`
 }

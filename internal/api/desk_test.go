@@ -233,7 +233,7 @@ func TestVisibility(t *testing.T) {
 		for name, tok := range map[string]string{"admin": admin, "solver": solver, "c1": c1, "guest": otherGuest} {
 			counts[name] = str(e.must(tok, q, nil), "tickets", "totalCount")
 		}
-		want := map[string]string{"admin": "6", "solver": "2", "c1": "2", "guest": "1"}
+		want := map[string]string{"admin": "7", "solver": "2", "c1": "2", "guest": "1"}
 		if fmt.Sprint(counts) != fmt.Sprint(want) {
 			t.Fatalf("counts %v, want %v", counts, want)
 		}
@@ -291,8 +291,8 @@ func TestPaginationAndFilters(t *testing.T) {
 			t.Fatal("pagination does not end")
 		}
 	}
-	if len(seen) != 12 {
-		t.Fatalf("saw %d tickets, want 12", len(seen))
+	if len(seen) != 13 {
+		t.Fatalf("saw %d tickets, want 13", len(seen))
 	}
 	for _, first := range []int{-1, 101} {
 		r := e.wantCode("BAD_USER_INPUT", admin, `query($f: Int) { tickets(first: $f) { totalCount } }`, map[string]any{"f": first})
@@ -317,7 +317,7 @@ func TestPaginationAndFilters(t *testing.T) {
 		filter string
 		want   string
 	}{
-		{`{status: [PENDING]}`, "9"},
+		{`{status: [PENDING]}`, "10"},
 		{`{urgency: [CRITICAL]}`, "1"},
 		{`{deviceType: [TABLET, PRINTER]}`, "8"},
 		{`{search: "flickers"}`, "7"},

@@ -105,10 +105,21 @@ func complexity() graph.ComplexityRoot {
 	c.Query.Tickets = func(child int, _ *model.TicketFilter, first *int, _ *string) int { return paged(child, first, 20) }
 	c.Query.TicketQueue = func(child int, first *int, _ *string) int { return paged(child, first, 20) }
 	c.Query.Solvers = func(child int, _ *models.SolverStatus, first *int, _ *string) int { return paged(child, first, 20) }
-	c.Session.Messages = func(child int, first *int, _ *string) int { return paged(child, first, 50) }
+	c.Query.Sessions = func(child int, _ *model.SessionFilter, first *int, _ *string) int { return paged(child, first, 20) }
+	c.Query.Users = func(child int, _ *models.UserRole, _ *string, first *int, _ *string) int {
+		return paged(child, first, 20)
+	}
+	c.Session.Messages = func(child int, first *int, _ *string, last *int, _ *string) int {
+		if last != nil { // last wins over first
+			return paged(child, last, 50)
+		}
+		return paged(child, first, 50)
+	}
 	c.Solver.Ratings = func(child int, first *int, _ *string) int { return paged(child, first, 10) }
+	c.Solver.Sessions = func(child int, first *int, _ *string) int { return paged(child, first, 20) }
 	c.Ticket.Sessions = unpaged
 	c.Ticket.SmsLogs = unpaged
+	c.Ticket.CallLogs = unpaged
 	c.Session.CallLogs = unpaged
 	c.Session.ScreenShares = unpaged
 	return c
@@ -219,17 +230,19 @@ func (w *walker) field(f *ast.Field, depth int, introspection bool) {
 			"the operation nests fields %d levels deep; the limit is %d", depth, w.maxDepth)
 		return
 	}
-	if f.Definition != nil && f.Definition.Arguments.ForName("first") != nil && !w.firstInRange(f) {
-		w.err = refusal(apperr.BadUserInput, "first", f.Position, "first must be between 0 and %d", page.Max)
-		return
+	for _, size := range []string{"first", "last"} {
+		if f.Definition != nil && f.Definition.Arguments.ForName(size) != nil && !w.pageInRange(f, size) {
+			w.err = refusal(apperr.BadUserInput, size, f.Position, "%s must be between 0 and %d", size, page.Max)
+			return
+		}
 	}
 	w.walk(f.SelectionSet, depth+1, introspection)
 }
 
-// firstInRange reports whether f's `first` argument (a literal, a variable or
-// the default) is a page size the resolvers accept.
-func (w *walker) firstInRange(f *ast.Field) bool {
-	a := f.Arguments.ForName("first")
+// pageInRange reports whether f's page-size argument `size` (first or last:
+// a literal, a variable or the default) is a page size the resolvers accept.
+func (w *walker) pageInRange(f *ast.Field, size string) bool {
+	a := f.Arguments.ForName(size)
 	if a == nil {
 		return true // the schema's default
 	}

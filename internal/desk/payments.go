@@ -138,10 +138,8 @@ func (d *Desk) bill(ctx context.Context, tx bun.Tx, s *models.Session) error {
 	if err := store.SetPaymentInfo(ctx, tx, s.ID, s.PaymentInfo); err != nil {
 		return err
 	}
-	if err := d.queue.EnqueueChargeTx(ctx, tx, s.ID); err != nil {
-		return err
-	}
-	return events.Publish(ctx, tx, events.Event{Kind: events.Session, ID: s.ID})
+	// The session's end event (EndSession's) announces the new payment too.
+	return d.queue.EnqueueChargeTx(ctx, tx, s.ID)
 }
 
 // ErrPaymentsOff: a charge job ran on a server without STRIPE_SECRET_KEY.
@@ -215,7 +213,7 @@ func (d *Desk) ChargeSession(ctx context.Context, sessionID string) error {
 // sessions ending together) take turns on a lock per user, so Stripe is asked
 // once.
 func (d *Desk) stripeCustomer(ctx context.Context, userID string) (string, error) {
-	u, err := store.UserByID(ctx, d.db, userID)
+	u, err := store.UserByID(ctx, d.db, userID, false)
 	if err != nil {
 		return "", err
 	}
@@ -227,7 +225,7 @@ func (d *Desk) stripeCustomer(ctx context.Context, userID string) (string, error
 		if err := store.LockSubject(ctx, tx, "stripe_customer", userID); err != nil {
 			return err
 		}
-		u, err := store.UserByID(ctx, tx, userID) // as the lock's previous holder left it
+		u, err := store.UserByID(ctx, tx, userID, false) // as the lock's previous holder left it
 		if err != nil {
 			return err
 		}

@@ -13,13 +13,13 @@ import (
 
 // Tickets lists the tickets the viewer may list, newest first: admins all,
 // solvers those assigned to them, customers their own, a guest token its one.
-func (d *Desk) Tickets(ctx context.Context, f store.TicketFilter, p page.Request) ([]*models.Ticket, int, error) {
+func (d *Desk) Tickets(ctx context.Context, f models.TicketFilter, p page.Request) ([]*models.Ticket, page.Span, error) {
 	v := auth.ViewerFrom(ctx)
 	if err := signedIn(v); err != nil {
-		return nil, 0, err
+		return nil, page.Span{}, err
 	}
 	if err := page.Check(p.First); err != nil {
-		return nil, 0, err
+		return nil, page.Span{}, err
 	}
 	switch {
 	case v.IsAdmin():
@@ -28,7 +28,7 @@ func (d *Desk) Tickets(ctx context.Context, f store.TicketFilter, p page.Request
 	case v.Solver != nil && v.User.Role == models.RoleSolver:
 		id := v.Solver.ID
 		if f.SolverID != nil && *f.SolverID != id {
-			return nil, 0, nil // another solver's tickets: none of them are the viewer's
+			return nil, page.Span{}, nil // another solver's tickets: none of them are the viewer's
 		}
 		f.SolverID = &id
 	default:
@@ -39,31 +39,31 @@ func (d *Desk) Tickets(ctx context.Context, f store.TicketFilter, p page.Request
 }
 
 // Queue lists the PENDING tickets for active solvers and admins.
-func (d *Desk) Queue(ctx context.Context, p page.Request) ([]*models.Ticket, int, error) {
+func (d *Desk) Queue(ctx context.Context, p page.Request) ([]*models.Ticket, page.Span, error) {
 	v := auth.ViewerFrom(ctx)
 	if err := signedIn(v); err != nil {
-		return nil, 0, err
+		return nil, page.Span{}, err
 	}
 	if !canUseQueue(v) {
-		return nil, 0, errQueue
+		return nil, page.Span{}, errQueue
 	}
 	if err := page.Check(p.First); err != nil {
-		return nil, 0, err
+		return nil, page.Span{}, err
 	}
 	return store.Queue(ctx, d.db, p)
 }
 
 // Solvers lists solver profiles. Admins only.
-func (d *Desk) Solvers(ctx context.Context, status *models.SolverStatus, p page.Request) ([]*models.Solver, int, error) {
+func (d *Desk) Solvers(ctx context.Context, status *models.SolverStatus, p page.Request) ([]*models.Solver, page.Span, error) {
 	v := auth.ViewerFrom(ctx)
 	if err := signedIn(v); err != nil {
-		return nil, 0, err
+		return nil, page.Span{}, err
 	}
 	if !CanListSolvers(v) {
-		return nil, 0, apperr.New(apperr.Forbidden, "the solver list is for admins")
+		return nil, page.Span{}, apperr.New(apperr.Forbidden, "the solver list is for admins")
 	}
 	if err := page.Check(p.First); err != nil {
-		return nil, 0, err
+		return nil, page.Span{}, err
 	}
 	return store.Solvers(ctx, d.db, status, p)
 }

@@ -50,6 +50,9 @@ func (d *Desk) StartSession(ctx context.Context, ticketID string, tier models.Ti
 		if err := store.InsertSession(ctx, tx, s); err != nil {
 			return err
 		}
+		if err := events.Publish(ctx, tx, events.Event{Kind: events.Session, ID: s.ID}); err != nil {
+			return err
+		}
 		return events.Publish(ctx, tx, events.Event{Kind: events.Ticket, ID: t.ID, Status: string(models.TicketInProgress)})
 	})
 	return s, err
@@ -112,9 +115,9 @@ func (d *Desk) SendMessage(ctx context.Context, sessionID, body string) (*models
 }
 
 // EndSession ends a running session: its duration, total price and the
-// solver's earnings are set, the ticket becomes COMPLETED and the solver's
-// completedSessions and totalEarningsCents grow, all in one transaction. The
-// session's solver or an admin.
+// solver's earnings are set, the ticket becomes COMPLETED, the solver's
+// completedSessions and totalEarningsCents grow and a screen share still
+// active ends, all in one transaction. The session's solver or an admin.
 func (d *Desk) EndSession(ctx context.Context, id string) (*models.Session, error) {
 	v := auth.ViewerFrom(ctx)
 	if err := signedIn(v); err != nil {
@@ -150,6 +153,13 @@ func (d *Desk) EndSession(ctx context.Context, id string) (*models.Session, erro
 			return err
 		}
 		if err := d.bill(ctx, tx, s); err != nil { // payments.go: no Stripe call here
+			return err
+		}
+		// A screen share still active ends with its session: one change, one event.
+		if _, err := store.EndActiveScreenShares(ctx, tx, s.ID); err != nil {
+			return err
+		}
+		if err := events.Publish(ctx, tx, events.Event{Kind: events.Session, ID: s.ID}); err != nil {
 			return err
 		}
 		return events.Publish(ctx, tx, events.Event{Kind: events.Ticket, ID: t.ID, Status: string(models.TicketCompleted)})
@@ -205,7 +215,10 @@ func (d *Desk) RateSession(ctx context.Context, sessionID string, rating int, co
 			}
 			return err
 		}
-		return store.RecomputeRatingStats(ctx, tx, s.SolverID)
+		if err := store.RecomputeRatingStats(ctx, tx, s.SolverID); err != nil {
+			return err
+		}
+		return sessionChanged(ctx, tx, s.ID)
 	})
 	return r, err
 }

@@ -24,7 +24,8 @@ const (
 	// Ticket: a ticket changed status (ID is the ticket; Queue says whether it
 	// entered or left the queue with this change).
 	Ticket Kind = "ticket"
-	// Session: a session changed (ID is the session), e.g. its payment's status.
+	// Session: a session changed (ID is the session): it started or ended, a
+	// screen share started or ended, its payment's status changed, it was rated.
 	Session Kind = "session"
 )
 

@@ -47,6 +47,7 @@ type Hub struct {
 	sessions map[string]map[subscriber]struct{} // by session id
 	tickets  map[string]map[subscriber]struct{} // by ticket id
 	queue    map[string]map[subscriber]struct{} // all under queueKey
+	updates  map[string]map[subscriber]struct{} // sessionUpdated, by session id
 
 	listening chan struct{} // closed once the first LISTEN is in place
 	listenOne sync.Once
@@ -76,6 +77,7 @@ func New(db *bun.DB, log *slog.Logger) *Hub {
 		sessions:  map[string]map[subscriber]struct{}{},
 		tickets:   map[string]map[subscriber]struct{}{},
 		queue:     map[string]map[subscriber]struct{}{},
+		updates:   map[string]map[subscriber]struct{}{},
 		listening: make(chan struct{}),
 		Observe:   nopObserver{},
 	}
@@ -86,7 +88,7 @@ func (h *Hub) Len() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	n := 0
-	for _, set := range []map[string]map[subscriber]struct{}{h.sessions, h.tickets, h.queue} {
+	for _, set := range []map[string]map[subscriber]struct{}{h.sessions, h.tickets, h.queue, h.updates} {
 		for _, subs := range set {
 			n += len(subs)
 		}
@@ -97,11 +99,13 @@ func (h *Hub) Len() int {
 // Listening is closed once the hub's first LISTEN is in place.
 func (h *Hub) Listening() <-chan struct{} { return h.listening }
 
-// item is one thing for a subscriber: a message, or a ticket (with the queue change, if any).
+// item is one thing for a subscriber: a message, a ticket (with the queue
+// change, if any), or a session.
 type item struct {
-	msg    *models.SessionMessage
-	ticket *models.Ticket
-	kind   models.QueueEventKind
+	msg     *models.SessionMessage
+	ticket  *models.Ticket
+	kind    models.QueueEventKind
+	session *models.Session
 }
 
 // add routes key's events to s until its operation ends; then s stops and
@@ -161,13 +165,14 @@ func (h *Hub) dispatch(ctx context.Context) {
 	}
 }
 
-// deliver loads the rows the batch names (two statements at most) and hands
-// them to the subscribers, in event order.
+// deliver loads the rows the batch names (one statement per table at most)
+// and hands them to the subscribers, in event order.
 func (h *Hub) deliver(ctx context.Context, batch []events.Event) {
 	msgIDs, ticketIDs := h.wanted(batch)
+	sessionIDs := h.wantedSessions(batch)
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	msgs, tickets := map[string]*models.SessionMessage{}, map[string]*models.Ticket{}
+	msgs, tickets, sessions := map[string]*models.SessionMessage{}, map[string]*models.Ticket{}, map[string]*models.Session{}
 	var failed bool
 	if len(msgIDs) > 0 {
 		rows, err := store.MessagesByIDs(ctx, h.db, msgIDs)
@@ -183,6 +188,13 @@ func (h *Hub) deliver(ctx context.Context, batch []events.Event) {
 			tickets[t.ID] = t
 		}
 	}
+	if len(sessionIDs) > 0 {
+		rows, err := store.SessionsByIDs(ctx, h.db, sessionIDs)
+		failed = failed || err != nil
+		for _, s := range rows {
+			sessions[s.ID] = s
+		}
+	}
 	if failed {
 		// The rows will be read by the subscribers themselves when they catch up.
 		h.log.Warn("live: loading event rows failed; subscribers will catch up")
@@ -192,6 +204,10 @@ func (h *Hub) deliver(ctx context.Context, batch []events.Event) {
 	var slow []subscriber
 	h.mu.Lock()
 	for _, e := range batch {
+		if e.Kind == events.Session {
+			slow = append(slow, h.routeSession(e, sessions)...)
+			continue
+		}
 		slow = append(slow, h.route(e, msgs, tickets)...)
 	}
 	h.mu.Unlock()
@@ -262,7 +278,7 @@ func (h *Hub) route(e events.Event, msgs map[string]*models.SessionMessage, tick
 func (h *Hub) resyncAll(t time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	for _, set := range []map[string]map[subscriber]struct{}{h.sessions, h.tickets, h.queue} {
+	for _, set := range []map[string]map[subscriber]struct{}{h.sessions, h.tickets, h.queue, h.updates} {
 		for _, subs := range set {
 			for s := range subs {
 				s.catchUp(t)

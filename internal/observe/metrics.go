@@ -88,7 +88,7 @@ func NewMetrics(c MetricsConfig) *Metrics {
 		}),
 		subscriptions: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "subscriptions_open",
-			Help: "Open subscriptions on this replica, by kind (sessionMessages, ticketUpdated, ticketQueue).",
+			Help: "Open subscriptions on this replica, by kind (sessionMessages, ticketUpdated, ticketQueue, sessionUpdated).",
 		}, []string{"kind"}),
 		notifications: prometheus.NewCounter(prometheus.CounterOpts{
 			Namespace: namespace, Name: "notifications_received_total",

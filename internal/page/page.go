@@ -20,6 +20,14 @@ type Request struct {
 	After string
 }
 
+// Span is what a page read learns about its whole list besides the page:
+// how many items match, and whether any of them come before the page (at or
+// before its `after` cursor: the connection's hasPreviousPage).
+type Span struct {
+	Total    int
+	Previous bool
+}
+
 // New builds a request from connection arguments, def items when first is unset.
 func New(first *int, after *string, def int) Request {
 	r := Request{First: def}

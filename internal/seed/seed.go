@@ -21,10 +21,11 @@ const (
 	Customer1 = "seed_customer_1"
 	Customer2 = "seed_customer_2"
 	Customer3 = "seed_customer_3"
+	Solver3   = "seed_solver_3" // inactive (offline)
 )
 
 // ClerkIDs lists the seeded users in a stable order.
-var ClerkIDs = []string{Admin, Solver1, Solver2, Customer1, Customer2, Customer3}
+var ClerkIDs = []string{Admin, Solver1, Solver2, Customer1, Customer2, Customer3, Solver3}
 
 // Fixed ids, so people and tests can name seeded rows.
 const (
@@ -34,18 +35,27 @@ const (
 	UserCustomer1 = "00000000-0000-4000-8000-000000000004"
 	UserCustomer2 = "00000000-0000-4000-8000-000000000005"
 	UserCustomer3 = "00000000-0000-4000-8000-000000000006"
+	UserSolver3   = "00000000-0000-4000-8000-000000000007"
 
 	SolverActive     = "00000000-0000-4000-8000-000000000101"
 	SolverOnboarding = "00000000-0000-4000-8000-000000000102"
+	SolverInactive   = "00000000-0000-4000-8000-000000000103"
 
 	TicketPending   = "00000000-0000-4000-8000-000000000201"
 	TicketUrgent    = "00000000-0000-4000-8000-000000000202"
 	TicketClaimed   = "00000000-0000-4000-8000-000000000203"
 	TicketCompleted = "00000000-0000-4000-8000-000000000204"
 	TicketCancelled = "00000000-0000-4000-8000-000000000205"
+	// TicketReleased was claimed, then handed back to the queue with a reason.
+	TicketReleased = "00000000-0000-4000-8000-000000000206"
 
 	SessionCompleted = "00000000-0000-4000-8000-000000000301"
 	RatingCompleted  = "00000000-0000-4000-8000-000000000401"
+	// ScreenShareEnded is a screen share of SessionCompleted, ended with it.
+	ScreenShareEnded = "00000000-0000-4000-8000-000000000601"
+
+	// ReleaseReason is TicketReleased's statusReason.
+	ReleaseReason = "Needs a specialist for this brand of smart speaker."
 )
 
 // Run inserts the seed rows that are missing, in one transaction.
@@ -86,11 +96,13 @@ func data(now time.Time) []any {
 			user(UserCustomer1, Customer1, "Casey Customer", "+15550000004", models.RoleCustomer),
 			user(UserCustomer2, Customer2, "Dana Doe", "+15550000005", models.RoleCustomer),
 			user(UserCustomer3, Customer3, "Eli Example", "+15550000006", models.RoleCustomer),
+			user(UserSolver3, Solver3, "Ian Inactive", "+15550000007", models.RoleSolver),
 		},
 		&[]*models.Solver{
 			{ID: SolverActive, UserID: UserSolver1, Type: models.SolverGeneral, Status: models.SolverActive, RevenueSharePercent: 70,
 				Stats: models.SolverStats{AverageRating: ptr(5.0), TotalRatings: 1, CompletedSessions: 1, TotalEarningsCents: earnings}},
 			{ID: SolverOnboarding, UserID: UserSolver2, Type: models.SolverSpecialist, Status: models.SolverOnboarding, RevenueSharePercent: 70},
+			{ID: SolverInactive, UserID: UserSolver3, Type: models.SolverGeneral, Status: models.SolverInactive, RevenueSharePercent: 70},
 		},
 		&[]*models.Ticket{
 			{ID: TicketPending, CustomerID: ptr(UserCustomer1), CustomerInfo: info("Casey Customer", "seed_customer_1@savvysolve.test", "+15550000004"),
@@ -108,6 +120,9 @@ func data(now time.Time) []any {
 			{ID: TicketCancelled, CustomerID: ptr(UserCustomer2), CustomerInfo: info("Dana Doe", "seed_customer_2@savvysolve.test", "+15550000005"),
 				Description: "Smart TV apps will not open.", DeviceType: models.DeviceTV,
 				Urgency: models.UrgencyLow, Status: models.TicketCancelled, StatusReason: ptr("fixed it myself"), CreatedAt: ago(48 * time.Hour)},
+			{ID: TicketReleased, CustomerID: ptr(UserCustomer3), CustomerInfo: info("Eli Example", "seed_customer_3@savvysolve.test", "+15550000006"),
+				Description: "Smart speaker keeps losing its Wi-Fi connection overnight.", DeviceType: models.DeviceSmartHome,
+				Urgency: models.UrgencyMedium, Status: models.TicketPending, StatusReason: ptr(ReleaseReason), CreatedAt: ago(4 * time.Hour)},
 		},
 		&[]*models.Session{
 			{ID: SessionCompleted, TicketID: TicketCompleted, SolverID: SolverActive, Tier: models.TierStandard, Pricing: &price,
@@ -120,6 +135,11 @@ func data(now time.Time) []any {
 				Body: "Let's update its firmware and move it to channel 6.", CreatedAt: started.Add(40 * time.Second)},
 			{ID: "00000000-0000-4000-8000-000000000503", SessionID: SessionCompleted, Seq: 3, Sender: models.SenderCustomer, AuthorID: ptr(UserCustomer1),
 				Body: "Stable for ten minutes now, thank you!", CreatedAt: ended.Add(-30 * time.Second)},
+		},
+		&[]*models.ScreenShareSession{
+			{ID: ScreenShareEnded, SessionID: SessionCompleted, Provider: "google_meet", Status: "ended",
+				JoinURL: ptr("https://meet.google.com/abc-defg-hij"), StartedAt: ptr(started.Add(2 * time.Minute)),
+				EndedAt: ptr(started.Add(9 * time.Minute)), CreatedAt: started.Add(2 * time.Minute)},
 		},
 		&[]*models.Rating{
 			{ID: RatingCompleted, SessionID: SessionCompleted, SolverID: SolverActive, Rating: 5, Comment: ptr("Quick and friendly."), CreatedAt: ended.Add(time.Minute)},

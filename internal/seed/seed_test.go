@@ -90,8 +90,8 @@ func TestSeedContents(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	want := map[string]int{"users": 6, "solvers": 2, "tickets": 5, "sessions": 1, "session_messages": 3, "ratings": 1,
-		"call_logs": 0, "sms_logs": 0, "screen_share_sessions": 0, "webhook_events": 0}
+	want := map[string]int{"users": 7, "solvers": 3, "tickets": 6, "sessions": 1, "session_messages": 3, "ratings": 1,
+		"call_logs": 0, "sms_logs": 0, "screen_share_sessions": 1, "webhook_events": 0}
 	got := counts(t, db)
 	for table, n := range want {
 		if got[table] != n {
@@ -115,7 +115,7 @@ func TestSeedContents(t *testing.T) {
 	if err := db.NewSelect().Model(&users).Relation("Solver").OrderExpr("u.id").Scan(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ids := []string{seed.UserAdmin, seed.UserSolver1, seed.UserSolver2, seed.UserCustomer1, seed.UserCustomer2, seed.UserCustomer3}
+	ids := []string{seed.UserAdmin, seed.UserSolver1, seed.UserSolver2, seed.UserCustomer1, seed.UserCustomer2, seed.UserCustomer3, seed.UserSolver3}
 	if len(users) != len(seed.ClerkIDs) {
 		t.Fatalf("%d users, want %d", len(users), len(seed.ClerkIDs))
 	}
@@ -155,6 +155,35 @@ func TestSeedContents(t *testing.T) {
 		*s.Duration != int(s.EndedAt.Sub(*s.StartedAt)/time.Second) {
 		t.Errorf("ended session lacks its totals: %+v", s)
 	}
+
+	// The ended session had a screen share, ended within it.
+	var sc models.ScreenShareSession
+	if err := db.NewSelect().Model(&sc).Where("sc.id = ?", seed.ScreenShareEnded).Scan(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if sc.SessionID != seed.SessionCompleted || sc.Status != "ended" || sc.StartedAt == nil || sc.EndedAt == nil ||
+		sc.StartedAt.Before(*s.StartedAt) || sc.EndedAt.After(*s.EndedAt) || !sc.StartedAt.Before(*sc.EndedAt) {
+		t.Errorf("screen share = %+v, session %v..%v", sc, s.StartedAt, s.EndedAt)
+	}
+
+	// The released ticket is back in the queue, without a solver, with its reason.
+	var rel models.Ticket
+	if err := db.NewSelect().Model(&rel).Where("t.id = ?", seed.TicketReleased).Scan(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rel.Status != models.TicketPending || rel.SolverID != nil || rel.ClaimedAt != nil ||
+		rel.StatusReason == nil || *rel.StatusReason != seed.ReleaseReason {
+		t.Errorf("released ticket = %+v", rel)
+	}
+
+	// seed_solver_3 is a solver who went offline.
+	var off models.Solver
+	if err := db.NewSelect().Model(&off).Where("s.id = ?", seed.SolverInactive).Scan(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if off.UserID != seed.UserSolver3 || off.Status != models.SolverInactive {
+		t.Errorf("inactive solver = %+v", off)
+	}
 }
 
 // TestSeedSolverStats checks that the denormalized stats of each seeded solver
@@ -173,6 +202,7 @@ func TestSeedSolverStats(t *testing.T) {
 	}{
 		{seed.SolverActive, ptr(5.0), 1, 1},
 		{seed.SolverOnboarding, nil, 0, 0},
+		{seed.SolverInactive, nil, 0, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.solver, func(t *testing.T) {

@@ -10,34 +10,64 @@ import (
 	"github.com/savvysolve/api/models"
 )
 
-// MessagePage asks for First messages of a session after sequence number AfterSeq.
+// MessagePage asks for a page of a session's messages between two sequence
+// numbers (both exclusive; 0 means no bound): the N oldest of that range, or
+// with Backward the N newest (a chat opening at its latest message).
 type MessagePage struct {
 	SessionID string
 	AfterSeq  int
-	First     int
+	BeforeSeq int
+	N         int
+	Backward  bool
 }
+
+// noBound stands for "up to the newest message" in BeforeSeq.
+const noBound = 1<<31 - 1
 
 // MessagePages reads one page of messages for each key in one statement: a
 // LATERAL join runs the (session_id, seq) index scan once per key, so twenty
-// sessions cost one round trip, not twenty. Each page holds up to First+1
-// messages (the extra one tells that more follow), oldest first, each with
-// its author (m.Author) joined in: a chat shows who wrote what, and a page of
-// a hundred messages would otherwise wait for a second round of loads.
+// sessions cost one round trip, not twenty. For each key it returns up to
+// N+1 messages of the range (the extra one tells that more follow: forward,
+// or backward), plus the nearest message at or before AfterSeq and the
+// nearest at or after BeforeSeq, if any (they tell whether messages lie
+// outside the range, for hasPreviousPage and hasNextPage). Rows come ordered
+// by session and seq, each with its author (m.Author) joined in: a chat shows
+// who wrote what, and a page of a hundred messages would otherwise wait for a
+// second round of loads. Keys of one session may share rows: callers pick
+// each key's rows by range (see loaders).
 func MessagePages(ctx context.Context, db DB, keys []MessagePage) ([]*models.SessionMessage, error) {
-	ids, after, limits := make([]string, 0, len(keys)), make([]int, 0, len(keys)), make([]int, 0, len(keys))
+	n := len(keys)
+	ids, after, before, limits, back := make([]string, 0, n), make([]int, 0, n), make([]int, 0, n), make([]int, 0, n), make([]bool, 0, n)
 	for _, k := range keys {
 		if ValidID(k.SessionID) {
-			ids, after, limits = append(ids, k.SessionID), append(after, k.AfterSeq), append(limits, k.First+1)
+			b := k.BeforeSeq
+			if b <= 0 {
+				b = noBound
+			}
+			ids, after, before = append(ids, k.SessionID), append(after, k.AfterSeq), append(before, b)
+			limits, back = append(limits, k.N+1), append(back, k.Backward)
 		}
 	}
 	var ms []*models.SessionMessage
 	err := db.NewSelect().
 		Model(&ms).
-		ModelTableExpr(`unnest(?::uuid[], ?::int[], ?::int[]) AS k(session_id, after_seq, lim)
+		ModelTableExpr(`unnest(?::uuid[], ?::int[], ?::int[], ?::int[], ?::bool[]) AS k(session_id, after_seq, before_seq, lim, back)
 			CROSS JOIN LATERAL (
-			SELECT * FROM session_messages x
-			WHERE x.session_id = k.session_id AND x.seq > k.after_seq
-			ORDER BY x.seq LIMIT k.lim) AS m`, pgArray(ids), pgArray(after), pgArray(limits)).
+			(SELECT * FROM session_messages x
+			WHERE NOT k.back AND x.session_id = k.session_id AND x.seq > k.after_seq AND x.seq < k.before_seq
+			ORDER BY x.seq LIMIT k.lim)
+			UNION ALL
+			(SELECT * FROM session_messages x
+			WHERE k.back AND x.session_id = k.session_id AND x.seq > k.after_seq AND x.seq < k.before_seq
+			ORDER BY x.seq DESC LIMIT k.lim)
+			UNION ALL
+			(SELECT * FROM session_messages x
+			WHERE x.session_id = k.session_id AND x.seq <= k.after_seq
+			ORDER BY x.seq DESC LIMIT 1)
+			UNION ALL
+			(SELECT * FROM session_messages x
+			WHERE x.session_id = k.session_id AND x.seq >= k.before_seq
+			ORDER BY x.seq LIMIT 1)) AS m`, pgArray(ids), pgArray(after), pgArray(before), pgArray(limits), pgArray(back)).
 		Relation("Author").
 		OrderExpr("m.session_id, m.seq").
 		Scan(ctx)
@@ -88,10 +118,11 @@ func InsertMessage(ctx context.Context, db DB, m *models.SessionMessage) error {
 // MessageCursor is the cursor of m in its session's messages.
 func MessageCursor(m *models.SessionMessage) string { return page.Cursor(m.Seq) }
 
-// MessageCursorSeq reads the sequence number out of a MessageCursor.
-func MessageCursorSeq(c string) (int, error) {
+// MessageCursorSeq reads the sequence number out of a MessageCursor that came
+// in the argument arg (after, before).
+func MessageCursorSeq(arg, c string) (int, error) {
 	var seq int
-	if err := page.Decode("after", c, &seq); err != nil {
+	if err := page.Decode(arg, c, &seq); err != nil {
 		return 0, err
 	}
 	return seq, nil

@@ -50,16 +50,6 @@ func EndedSessionsOfTicket(ctx context.Context, db DB, ticketID string, lock boo
 	return ss, mapErr(q.Scan(ctx), "session")
 }
 
-// UserByID returns one user.
-func UserByID(ctx context.Context, db DB, id string) (*models.User, error) {
-	if !ValidID(id) {
-		return nil, notFound("user")
-	}
-	u := new(models.User)
-	err := db.NewSelect().Model(u).Where("u.id = ?", id).Scan(ctx)
-	return u, mapErr(err, "user")
-}
-
 // SetStripeCustomerID keeps a user's Stripe customer, unless the user already
 // has one: the one kept is returned, so concurrent creators agree on it.
 func SetStripeCustomerID(ctx context.Context, db DB, userID, customerID string) (string, error) {

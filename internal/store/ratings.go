@@ -28,12 +28,13 @@ type RatingPage struct {
 // RatingRow is a rating in a page, with the total number of the solver's ratings.
 type RatingRow struct {
 	models.Rating `bun:",extend"`
-	Key           int `bun:"key"`
-	Total         int `bun:"total"`
+	Key           int  `bun:"key"`
+	Total         int  `bun:"total"`
+	Previous      bool `bun:"previous"` // ratings at or before the cursor exist
 }
 
-// RatingPages reads one page (up to First+1 rows) and the total for each key in
-// one statement. Keys whose solver has no ratings return one row with a zero
+// RatingPages reads one page (up to First+1 rows), the total and whether
+// ratings come before the page for each key in one statement. Keys whose solver has no ratings return one row with a zero
 // id and the total 0. Rows carry the index of their key.
 func RatingPages(ctx context.Context, db DB, keys []RatingPage) ([]RatingRow, error) {
 	n := len(keys)
@@ -56,8 +57,11 @@ func RatingPages(ctx context.Context, db DB, keys []RatingPage) ([]RatingRow, er
 	err := db.NewSelect().
 		TableExpr("unnest(?::int[], ?::uuid[], ?::timestamptz[], ?::uuid[], ?::int[]) AS k(key, solver_id, after_at, after_id, lim)",
 			pgArray(idx), pgArray(ids), pgArray(ats), pgArray(afterIDs), pgArray(limits)).
-		ColumnExpr("r.id, r.session_id, r.solver_id, r.rating, r.comment, r.created_at, k.key, c.total").
-		Join("CROSS JOIN LATERAL (SELECT count(*) AS total FROM ratings WHERE solver_id = k.solver_id) AS c").
+		ColumnExpr("r.id, r.session_id, r.solver_id, r.rating, r.comment, r.created_at, k.key, c.total, c.previous").
+		Join(`CROSS JOIN LATERAL (
+			SELECT count(*) AS total,
+				coalesce(bool_or(k.after_at IS NOT NULL AND (created_at, id) >= (k.after_at, k.after_id)), false) AS previous
+			FROM ratings WHERE solver_id = k.solver_id) AS c`).
 		Join(`LEFT JOIN LATERAL (
 			SELECT * FROM ratings x
 			WHERE x.solver_id = k.solver_id AND (k.after_at IS NULL OR (x.created_at, x.id) < (k.after_at, k.after_id))

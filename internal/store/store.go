@@ -87,9 +87,3 @@ func validIDs(ids []string) []string {
 	}
 	return out
 }
-
-// count runs q as SELECT count(*).
-func count(ctx context.Context, q *bun.SelectQuery) (int, error) {
-	n, err := q.Count(ctx)
-	return int(n), err
-}

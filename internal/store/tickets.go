@@ -6,53 +6,44 @@ import (
 	"errors"
 	"time"
 
-	"github.com/savvysolve/api/internal/page"
-
 	"github.com/uptrace/bun"
+
+	"github.com/savvysolve/api/internal/page"
 
 	"github.com/savvysolve/api/models"
 )
 
-// TicketFilter narrows a ticket list. Scope fields (CustomerID, SolverID,
-// TicketID) come from the viewer; the others from the client.
-type TicketFilter struct {
-	Status     []models.TicketStatus
-	Urgency    []models.Urgency
-	DeviceType []models.DeviceType
-	SolverID   *string
-	CustomerID *string
-	TicketID   *string
-	Search     string
-}
-
-func (f TicketFilter) apply(q *bun.SelectQuery) *bun.SelectQuery {
-	if len(f.Status) > 0 {
-		q = q.Where("t.status IN (?)", bun.List(f.Status))
+// ticketFilter applies f to a query.
+func ticketFilter(f models.TicketFilter) func(*bun.SelectQuery) *bun.SelectQuery {
+	return func(q *bun.SelectQuery) *bun.SelectQuery {
+		if len(f.Status) > 0 {
+			q = q.Where("t.status IN (?)", bun.List(f.Status))
+		}
+		if len(f.Urgency) > 0 {
+			q = q.Where("t.urgency IN (?)", bun.List(f.Urgency))
+		}
+		if len(f.DeviceType) > 0 {
+			q = q.Where("t.device_type IN (?)", bun.List(f.DeviceType))
+		}
+		if f.SolverID != nil {
+			q = q.Where("t.solver_id = ?", uuidOrNull(*f.SolverID))
+		}
+		if f.CustomerID != nil {
+			q = q.Where("t.customer_id = ?", uuidOrNull(*f.CustomerID))
+		}
+		if f.TicketID != nil {
+			q = q.Where("t.id = ?", uuidOrNull(*f.TicketID))
+		}
+		if f.Search != "" {
+			// Word similarity (pg_trgm's <%) is served by the trigram GIN index and
+			// forgives small typos; ILIKE catches short words trigrams miss.
+			q = q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
+				return q.Where("? <% t.description", f.Search).
+					WhereOr("t.description ILIKE ?", "%"+escapeLike(f.Search)+"%")
+			})
+		}
+		return q
 	}
-	if len(f.Urgency) > 0 {
-		q = q.Where("t.urgency IN (?)", bun.List(f.Urgency))
-	}
-	if len(f.DeviceType) > 0 {
-		q = q.Where("t.device_type IN (?)", bun.List(f.DeviceType))
-	}
-	if f.SolverID != nil {
-		q = q.Where("t.solver_id = ?", uuidOrNull(*f.SolverID))
-	}
-	if f.CustomerID != nil {
-		q = q.Where("t.customer_id = ?", uuidOrNull(*f.CustomerID))
-	}
-	if f.TicketID != nil {
-		q = q.Where("t.id = ?", uuidOrNull(*f.TicketID))
-	}
-	if f.Search != "" {
-		// Word similarity (pg_trgm's <%) is served by the trigram GIN index and
-		// forgives small typos; ILIKE catches short words trigrams miss.
-		q = q.WhereGroup(" AND ", func(q *bun.SelectQuery) *bun.SelectQuery {
-			return q.Where("? <% t.description", f.Search).
-				WhereOr("t.description ILIKE ?", "%"+escapeLike(f.Search)+"%")
-		})
-	}
-	return q
 }
 
 // uuidOrNull makes a malformed id match nothing instead of failing the query.
@@ -75,25 +66,29 @@ func escapeLike(s string) string {
 }
 
 // Tickets lists the tickets that match f, newest first.
-func Tickets(ctx context.Context, db DB, f TicketFilter, p page.Request) (rows []*models.Ticket, total int, err error) {
-	if total, err = count(ctx, db.NewSelect().Model((*models.Ticket)(nil)).Apply(f.apply)); err != nil {
-		return nil, 0, mapErr(err, "ticket")
+func Tickets(ctx context.Context, db DB, f models.TicketFilter, p page.Request) (rows []*models.Ticket, sp page.Span, err error) {
+	var at time.Time
+	var id string
+	var previous string
+	if p.After != "" {
+		if err := page.Decode("after", p.After, &at, &id); err != nil {
+			return nil, sp, err
+		}
+		previous = "(t.created_at, t.id) >= (?, ?::uuid)"
+	}
+	if sp, err = span(ctx, db.NewSelect().Model((*models.Ticket)(nil)).Apply(ticketFilter(f)), previous, at, id); err != nil {
+		return nil, sp, mapErr(err, "ticket")
 	}
 	q := db.NewSelect().
 		Model(&rows).
-		Apply(f.apply).
+		Apply(ticketFilter(f)).
 		OrderExpr("t.created_at DESC, t.id DESC").
 		Limit(int64(p.First + 1))
 	if p.After != "" {
-		var at time.Time
-		var id string
-		if err := page.Decode("after", p.After, &at, &id); err != nil {
-			return nil, 0, err
-		}
 		q = q.Where("(t.created_at, t.id) < (?, ?::uuid)", at, id)
 	}
 	err = q.Scan(ctx)
-	return rows, total, mapErr(err, "ticket")
+	return rows, sp, mapErr(err, "ticket")
 }
 
 // TicketCursor is the cursor of t in Tickets.
@@ -101,10 +96,20 @@ func TicketCursor(t *models.Ticket) string { return page.Cursor(t.CreatedAt, t.I
 
 // Queue lists PENDING tickets, most urgent first, then oldest first (the
 // partial index tickets_queue_idx serves exactly this order).
-func Queue(ctx context.Context, db DB, p page.Request) (rows []*models.Ticket, total int, err error) {
+func Queue(ctx context.Context, db DB, p page.Request) (rows []*models.Ticket, sp page.Span, err error) {
 	pending := func(q *bun.SelectQuery) *bun.SelectQuery { return q.Where("t.status = 'pending'") }
-	if total, err = count(ctx, db.NewSelect().Model((*models.Ticket)(nil)).Apply(pending)); err != nil {
-		return nil, 0, mapErr(err, "ticket")
+	var urgency models.Urgency
+	var at time.Time
+	var id string
+	var previous string
+	if p.After != "" {
+		if err := page.Decode("after", p.After, &urgency, &at, &id); err != nil {
+			return nil, sp, err
+		}
+		previous = "(t.urgency > ?::urgency OR (t.urgency = ?::urgency AND (t.created_at, t.id) <= (?, ?::uuid)))"
+	}
+	if sp, err = span(ctx, db.NewSelect().Model((*models.Ticket)(nil)).Apply(pending), previous, urgency, urgency, at, id); err != nil {
+		return nil, sp, mapErr(err, "ticket")
 	}
 	q := db.NewSelect().
 		Model(&rows).
@@ -112,17 +117,11 @@ func Queue(ctx context.Context, db DB, p page.Request) (rows []*models.Ticket, t
 		OrderExpr("t.urgency DESC, t.created_at, t.id").
 		Limit(int64(p.First + 1))
 	if p.After != "" {
-		var urgency models.Urgency
-		var at time.Time
-		var id string
-		if err := page.Decode("after", p.After, &urgency, &at, &id); err != nil {
-			return nil, 0, err
-		}
 		q = q.Where("(t.urgency < ?::urgency OR (t.urgency = ?::urgency AND (t.created_at, t.id) > (?, ?::uuid)))",
 			urgency, urgency, at, id)
 	}
 	err = q.Scan(ctx)
-	return rows, total, mapErr(err, "ticket")
+	return rows, sp, mapErr(err, "ticket")
 }
 
 // QueueCursor is the cursor of t in Queue.

@@ -3,9 +3,9 @@ package store
 import (
 	"context"
 
-	"github.com/savvysolve/api/internal/page"
-
 	"github.com/uptrace/bun"
+
+	"github.com/savvysolve/api/internal/page"
 
 	"github.com/savvysolve/api/models"
 )
@@ -43,15 +43,23 @@ func SolversByUserIDs(ctx context.Context, db DB, userIDs []string) ([]*models.S
 }
 
 // Solvers lists solver profiles oldest first, optionally with one status.
-func Solvers(ctx context.Context, db DB, status *models.SolverStatus, p page.Request) (rows []*models.Solver, total int, err error) {
+func Solvers(ctx context.Context, db DB, status *models.SolverStatus, p page.Request) (rows []*models.Solver, sp page.Span, err error) {
 	filter := func(q *bun.SelectQuery) *bun.SelectQuery {
 		if status != nil {
 			q = q.Where("s.status = ?", *status)
 		}
 		return q
 	}
-	if total, err = count(ctx, db.NewSelect().Model((*models.Solver)(nil)).Apply(filter)); err != nil {
-		return nil, 0, err
+	var at, id string
+	var previous string
+	if p.After != "" {
+		if err := page.Decode("after", p.After, &at, &id); err != nil {
+			return nil, sp, err
+		}
+		previous = "(s.created_at, s.id) <= (?::timestamptz, ?::uuid)"
+	}
+	if sp, err = span(ctx, db.NewSelect().Model((*models.Solver)(nil)).Apply(filter), previous, at, id); err != nil {
+		return nil, sp, mapErr(err, "solver")
 	}
 	q := db.NewSelect().
 		Model(&rows).
@@ -59,14 +67,10 @@ func Solvers(ctx context.Context, db DB, status *models.SolverStatus, p page.Req
 		OrderExpr("s.created_at, s.id").
 		Limit(int64(p.First + 1))
 	if p.After != "" {
-		var at, id string
-		if err := page.Decode("after", p.After, &at, &id); err != nil {
-			return nil, 0, err
-		}
 		q = q.Where("(s.created_at, s.id) > (?::timestamptz, ?::uuid)", at, id)
 	}
 	err = q.Scan(ctx)
-	return rows, total, mapErr(err, "solver")
+	return rows, sp, mapErr(err, "solver")
 }
 
 // SolverCursor is the cursor of s in Solvers.
