@@ -819,3 +819,40 @@ func TestPaymentStatements(t *testing.T) {
 		}
 	}
 }
+
+// TestPaymentSessionUpdated: sessionUpdated announces each change of the
+// payment, and shows it under the query's rules: the client secret reaches
+// the customer only.
+func TestPaymentSessionUpdated(t *testing.T) {
+	t.Parallel()
+	e := newPayEnv(t)
+	srv := e.live()
+	const q = `subscription($id: ID!) { sessionUpdated(sessionId: $id) { id payment { status clientSecret } } }`
+	w := e.started("")
+	cust := connect(t, srv, "graphql-transport-ws", w.guest)
+	solv := connect(t, srv, "graphql-transport-ws", token(t, seed.Solver1))
+	cust.subscribe("p", q, map[string]any{"id": w.session})
+	solv.subscribe("p", q, map[string]any{"id": w.session})
+	subscribed(t, e.hub, 2)
+	e.must(token(t, seed.Solver1), endPayQ, map[string]any{"id": w.session})
+	// until is the first event of c whose payment reads want ("STATUS secret?").
+	until := func(c *wsClient, want string) {
+		t.Helper()
+		for {
+			p := get(c.data("p"), "sessionUpdated", "payment")
+			got := str(p, "status") + " " + strconv.FormatBool(get(p, "clientSecret") != nil)
+			if got == want {
+				return
+			}
+			if strings.HasSuffix(got, "true") && c == solv {
+				t.Fatalf("the solver got the client secret: %v", p)
+			}
+		}
+	}
+	until(cust, "REQUIRES_PAYMENT true") // the charge job stored the intent
+	until(solv, "REQUIRES_PAYMENT false")
+	pi := e.charged(w.session)
+	e.deliver(stripetest.IntentEvent("evt_paid_live", "payment_intent.succeeded", pi.IntentID, w.session, time.Now()))
+	until(cust, "SUCCEEDED false")
+	until(solv, "SUCCEEDED false")
+}
