@@ -21,6 +21,13 @@ require (
 require github.com/graph-gophers/dataloader/v7 v7.1.0
 
 require (
+	github.com/riverqueue/river/riverdriver/riverdatabasesql v0.51.1
+	github.com/stripe/stripe-go/v82 v82.5.1
+)
+
+require github.com/lib/pq v1.12.3 // indirect
+
+require (
 	github.com/MicahParks/jwkset v0.11.4 // indirect
 	github.com/agext/levenshtein v1.2.1 // indirect
 	github.com/agnivade/levenshtein v1.2.2 // indirect

@@ -391,6 +391,15 @@ table "sessions" {
   index "sessions_created_at_idx" {
     columns = [column.created_at, column.id]
   }
+  # The Stripe PaymentIntent of the session's payment: Stripe's webhooks find
+  # their session by it, and no two sessions share one.
+  index "sessions_payment_intent_key" {
+    unique = true
+    on {
+      expr = "(payment_info ->> 'intentId'::text)"
+    }
+    where = "((payment_info ->> 'intentId'::text) IS NOT NULL)"
+  }
 }
 
 table "session_messages" {
@@ -764,6 +773,6 @@ table "webhook_events" {
     columns = [column.received_at]
   }
   check "webhook_events_source_check" {
-    expr = "((source)::text = ANY ((ARRAY['clerk'::character varying, 'telnyx'::character varying])::text[]))"
+    expr = "((source)::text = ANY ((ARRAY['clerk'::character varying, 'telnyx'::character varying, 'stripe'::character varying])::text[]))"
   }
 }

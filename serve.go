@@ -28,6 +28,7 @@ import (
 	"github.com/savvysolve/api/internal/jobs"
 	"github.com/savvysolve/api/internal/live"
 	"github.com/savvysolve/api/internal/observe"
+	"github.com/savvysolve/api/internal/payments"
 	"github.com/savvysolve/api/internal/seed"
 	"github.com/savvysolve/api/internal/store"
 	"github.com/savvysolve/api/internal/webhooks"
@@ -108,7 +109,12 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	lctx, stopListening := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopListening()
 	go hub.Listen(lctx, cfg.DatabaseURLUnpooled)
-	hooks, stopJobs, err := startJobs(ctx, log, cfg, db, metrics)
+	cfg.Payments.Log = log
+	pay := payments.New(cfg.Payments)
+	if !pay.Enabled() {
+		log.Info("payments off: no STRIPE_SECRET_KEY, every session is UNBILLED")
+	}
+	hooks, queue, stopJobs, err := startJobs(ctx, log, cfg, db, metrics, pay)
 	if err != nil {
 		return err
 	}
@@ -121,6 +127,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 		DB: db, Auth: authn, Live: hub, Log: log, Migrations: dir,
 		Production: cfg.Production(), PlaygroundHeaders: devHeaders(ctx, log, cfg, db),
 		AllowedOrigins: cfg.AllowedOrigins, Sockets: sockets, Metrics: metrics, Webhooks: hooks,
+		Payments: pay, Charges: queue,
 		Draining: draining, Tracing: tracing, Loaders: cfg.Loaders, Limits: cfg.Limits,
 	})
 	return listen(ctx, log, cfg, h, sockets, draining)
@@ -145,17 +152,17 @@ func startTracing(ctx context.Context, log *slog.Logger) (func(), bool, error) {
 }
 
 // startJobs starts the job queue (River, in the same database) and returns the
-// webhook endpoints that feed it, and the function that stops it.
-func startJobs(ctx context.Context, log *slog.Logger, cfg config.Config, db *bun.DB, m jobs.Metrics) (http.Handler, func(), error) {
+// webhook endpoints that feed it, the queue, and the function that stops it.
+func startJobs(ctx context.Context, log *slog.Logger, cfg config.Config, db *bun.DB, m jobs.Metrics, pay *payments.Client) (http.Handler, *jobs.Runner, func(), error) {
 	// River listens for new jobs: it needs a direct connection, not a transaction pooler.
 	pool, err := jobs.OpenPool(ctx, cfg.DatabaseURLUnpooled)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	queue, err := jobs.Start(ctx, jobs.Config{Options: cfg.Jobs, DB: db, Pool: pool, Log: log, Metrics: m})
+	queue, err := jobs.Start(ctx, jobs.Config{Options: cfg.Jobs, DB: db, Pool: pool, Log: log, Metrics: m, Payments: pay})
 	if err != nil {
 		pool.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	stop := func() {
 		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
@@ -168,9 +175,9 @@ func startJobs(ctx context.Context, log *slog.Logger, cfg config.Config, db *bun
 	hooks, err := webhooks.New(webhooks.Config{Secrets: cfg.Webhooks, Pool: pool, Jobs: queue, Log: log})
 	if err != nil {
 		stop()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return hooks, stop, nil
+	return hooks, queue, stop, nil
 }
 
 func migrateUnpooled(ctx context.Context, log *slog.Logger, cfg config.Config) error {

@@ -129,6 +129,8 @@ func (w walker) sessions(ss []*models.Session, sel ast.SelectionSet) {
 				func(s *models.ScreenShareSession) *string { return &s.SessionID })
 		case "rating":
 			w.ratings(present(w.l.RatingBySession.Fill(w.ctx, sessionIDs)), f.Selections)
+		case "payment": // its rule reads the session's ticket
+			w.l.TicketByID.Fill(w.ctx, ids(ss, func(s *models.Session) string { return s.TicketID }))
 		}
 	}
 }

@@ -118,6 +118,20 @@ const (
 	QueueRemoved QueueEventKind = "removed"
 )
 
+// PaymentStatus is where a session's payment stands (GraphQL only: stored
+// inside sessions.payment_info, not as a PostgreSQL enum).
+type PaymentStatus string
+
+// The payment statuses.
+const (
+	PaymentUnbilled        PaymentStatus = "unbilled"
+	PaymentRequiresPayment PaymentStatus = "requires_payment"
+	PaymentProcessing      PaymentStatus = "processing"
+	PaymentSucceeded       PaymentStatus = "succeeded"
+	PaymentFailed          PaymentStatus = "failed"
+	PaymentRefunded        PaymentStatus = "refunded"
+)
+
 var enumValues = map[string][]string{
 	"UserRole":       {"customer", "solver", "admin"},
 	"SolverType":     {"general", "specialist"},
@@ -129,6 +143,7 @@ var enumValues = map[string][]string{
 	"MessageSender":  {"customer", "solver", "system"},
 	"Direction":      {"inbound", "outbound"},
 	"QueueEventKind": {"added", "removed"},
+	"PaymentStatus":  {"unbilled", "requires_payment", "processing", "succeeded", "failed", "refunded"},
 }
 
 // EnumValues lists the stored values of the enum named like its Go type.
@@ -160,6 +175,7 @@ func (e TicketTier) MarshalGQL(w io.Writer)     { writeEnum(w, string(e)) }
 func (e MessageSender) MarshalGQL(w io.Writer)  { writeEnum(w, string(e)) }
 func (e Direction) MarshalGQL(w io.Writer)      { writeEnum(w, string(e)) }
 func (e QueueEventKind) MarshalGQL(w io.Writer) { writeEnum(w, string(e)) }
+func (e PaymentStatus) MarshalGQL(w io.Writer)  { writeEnum(w, string(e)) }
 
 func (e *UserRole) UnmarshalGQL(v any) error       { return unmarshal(e, "UserRole", v) }
 func (e *SolverType) UnmarshalGQL(v any) error     { return unmarshal(e, "SolverType", v) }
@@ -171,6 +187,7 @@ func (e *TicketTier) UnmarshalGQL(v any) error     { return unmarshal(e, "Ticket
 func (e *MessageSender) UnmarshalGQL(v any) error  { return unmarshal(e, "MessageSender", v) }
 func (e *Direction) UnmarshalGQL(v any) error      { return unmarshal(e, "Direction", v) }
 func (e *QueueEventKind) UnmarshalGQL(v any) error { return unmarshal(e, "QueueEventKind", v) }
+func (e *PaymentStatus) UnmarshalGQL(v any) error  { return unmarshal(e, "PaymentStatus", v) }
 
 func unmarshal[T ~string](e *T, name string, v any) error {
 	s, err := readEnum(name, v)

@@ -94,23 +94,53 @@ type Pricing struct {
 	Currency       string     `json:"currency"`
 }
 
+// PaymentInfo is what the customer pays for a session, through Stripe
+// (sessions.payment_info). It is written when the session ends (status
+// requires_payment, no intent yet), completed by the charge job once the
+// PaymentIntent exists, and moved on by Stripe's webhooks and by refunds.
+// Nil: the session was never billed (not ended, or ended without Stripe).
+type PaymentInfo struct {
+	Status      PaymentStatus `json:"status"`
+	AmountCents int           `json:"amountCents"`
+	Currency    string        `json:"currency"` // ISO 4217, upper case, as in Pricing
+	// IntentID is the Stripe PaymentIntent (pi_...), set by the charge job.
+	IntentID string `json:"intentId,omitempty"`
+	// ClientSecret is the PaymentIntent's client secret, for the customer's
+	// Stripe Elements; shown only to the session's customer while unpaid.
+	ClientSecret string `json:"clientSecret,omitempty"`
+	// CustomerID is the Stripe customer (cus_...) of a signed-in customer.
+	CustomerID string `json:"customerId,omitempty"`
+	// RefundID is the Stripe refund (re_...) made by refundTicket.
+	RefundID string `json:"refundId,omitempty"`
+	// RefundedCents is what Stripe reports refunded so far (partial refunds
+	// included; the status becomes refunded only once the charge is refunded in full).
+	RefundedCents int `json:"refundedCents,omitempty"`
+	// FailureMessage is Stripe's reason for the last failed attempt to pay.
+	FailureMessage string     `json:"failureMessage,omitempty"`
+	PaidAt         *time.Time `json:"paidAt,omitempty"`
+	RefundedAt     *time.Time `json:"refundedAt,omitempty"`
+	// EventAt is when the newest Stripe event applied to the payment was
+	// created: an older event that arrives late does not undo it.
+	EventAt *time.Time `json:"eventAt,omitempty"`
+}
+
 // Session is a live working session between a solver and a customer.
 type Session struct {
 	bun.BaseModel `bun:"table:sessions,alias:ss"`
 
-	ID           string         `bun:"id,pk,type:uuid,default:gen_random_uuid(),nullzero"`
-	TicketID     string         `bun:"ticket_id,type:uuid,notnull"`
-	SolverID     string         `bun:"solver_id,type:uuid,notnull"`
-	Duration     *int           `bun:"duration"`
-	Tier         TicketTier     `bun:"tier,type:ticket_tier,notnull,default:'standard'"`
-	Pricing      *Pricing       `bun:"pricing,type:jsonb"`
-	Earnings     *int           `bun:"earnings"`
-	PaymentInfo  map[string]any `bun:"payment_info,type:jsonb"`
-	MessageCount int            `bun:"message_count,notnull,default:0"`
-	StartedAt    *time.Time     `bun:"started_at"`
-	EndedAt      *time.Time     `bun:"ended_at"`
-	CreatedAt    time.Time      `bun:"created_at,notnull,nullzero,default:current_timestamp"`
-	UpdatedAt    time.Time      `bun:"updated_at,notnull,nullzero,default:current_timestamp"`
+	ID           string       `bun:"id,pk,type:uuid,default:gen_random_uuid(),nullzero"`
+	TicketID     string       `bun:"ticket_id,type:uuid,notnull"`
+	SolverID     string       `bun:"solver_id,type:uuid,notnull"`
+	Duration     *int         `bun:"duration"`
+	Tier         TicketTier   `bun:"tier,type:ticket_tier,notnull,default:'standard'"`
+	Pricing      *Pricing     `bun:"pricing,type:jsonb"`
+	Earnings     *int         `bun:"earnings"`
+	PaymentInfo  *PaymentInfo `bun:"payment_info,type:jsonb"`
+	MessageCount int          `bun:"message_count,notnull,default:0"`
+	StartedAt    *time.Time   `bun:"started_at"`
+	EndedAt      *time.Time   `bun:"ended_at"`
+	CreatedAt    time.Time    `bun:"created_at,notnull,nullzero,default:current_timestamp"`
+	UpdatedAt    time.Time    `bun:"updated_at,notnull,nullzero,default:current_timestamp"`
 
 	Ticket   *Ticket           `bun:"rel:belongs-to,join:ticket_id=id"`
 	Solver   *Solver           `bun:"rel:belongs-to,join:solver_id=id"`

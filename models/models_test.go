@@ -70,10 +70,11 @@ func newFixture(t *testing.T, db *bun.DB) *fixture {
 	}
 	insert(t, db, fx.ticket)
 	fx.session = &models.Session{TicketID: fx.ticket.ID, SolverID: fx.solver.ID, Duration: ptr(725), Tier: models.TierPriority,
-		Pricing:     &models.Pricing{Tier: models.TierPriority, BaseCents: 2500, PerMinuteCents: 150, TotalCents: ptr(4450), Currency: "USD"},
-		Earnings:    ptr(2892),
-		PaymentInfo: map[string]any{"intent": "pi_123", "amount": float64(4450), "captured": true},
-		StartedAt:   &started, EndedAt: &ended, MessageCount: 2}
+		Pricing:  &models.Pricing{Tier: models.TierPriority, BaseCents: 2500, PerMinuteCents: 150, TotalCents: ptr(4450), Currency: "USD"},
+		Earnings: ptr(2892),
+		PaymentInfo: &models.PaymentInfo{Status: models.PaymentSucceeded, AmountCents: 4450, Currency: "USD",
+			IntentID: "pi_123", ClientSecret: "pi_123_secret_abc", PaidAt: ptr(time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC))},
+		StartedAt: &started, EndedAt: &ended, MessageCount: 2}
 	insert(t, db, fx.session)
 	fx.messages = []*models.SessionMessage{
 		{SessionID: fx.session.ID, Seq: 1, Sender: models.SenderCustomer, AuthorID: &fx.customer.ID, Body: "Hello"},

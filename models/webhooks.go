@@ -10,6 +10,7 @@ import (
 const (
 	SourceClerk  = "clerk"
 	SourceTelnyx = "telnyx"
+	SourceStripe = "stripe"
 )
 
 // WebhookEvent is one signed webhook delivery, stored before it is

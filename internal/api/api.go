@@ -28,6 +28,7 @@ import (
 	"github.com/savvysolve/api/internal/live"
 	"github.com/savvysolve/api/internal/migrate"
 	"github.com/savvysolve/api/internal/observe"
+	"github.com/savvysolve/api/internal/payments"
 	"github.com/savvysolve/api/internal/playground"
 	"github.com/savvysolve/api/internal/sse"
 	"github.com/savvysolve/api/internal/wsconn"
@@ -57,8 +58,12 @@ type Deps struct {
 	Limits Limits
 	// Metrics records the server's metrics (nil: none).
 	Metrics *observe.Metrics
-	// Webhooks serves POST /webhooks/clerk and /webhooks/telnyx (nil: not mounted).
+	// Webhooks serves POST /webhooks/clerk, /webhooks/telnyx and /webhooks/stripe (nil: not mounted).
 	Webhooks http.Handler
+	// Payments is the Stripe client and Charges the queue of charge jobs
+	// (*jobs.Runner); without both, payments are off (every Session.payment UNBILLED).
+	Payments *payments.Client
+	Charges  desk.Queue
 	// Draining turns readiness red while the server shuts down (nil: never).
 	Draining *atomic.Bool
 	// Tracing adds spans for operations and resolver fields (observe.Tracing
@@ -115,7 +120,7 @@ func New(d Deps) http.Handler {
 func (d Deps) graphQL() http.Handler {
 	srv := handler.New(graph.NewExecutableSchema(graph.Config{
 		Resolvers: &resolvers.Resolver{
-			Desk: desk.New(d.DB),
+			Desk: desk.New(d.DB, desk.WithPayments(d.Payments, d.Charges, d.Log)),
 			Live: d.Live,
 		},
 		Complexity: complexity(),

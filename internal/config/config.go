@@ -19,6 +19,7 @@ import (
 	"github.com/savvysolve/api/internal/database"
 	"github.com/savvysolve/api/internal/embeddedpg"
 	"github.com/savvysolve/api/internal/jobs"
+	"github.com/savvysolve/api/internal/payments"
 	"github.com/savvysolve/api/internal/webhooks"
 	"github.com/savvysolve/api/loaders"
 )
@@ -62,6 +63,10 @@ type Config struct {
 	// Integrations: signed webhooks and the job queue that applies them.
 	Webhooks webhooks.Secrets // CLERK_WEBHOOK_SECRET, TELNYX_PUBLIC_KEY
 	Jobs     jobs.Options     // JOB_WORKERS, WEBHOOK_RETENTION
+
+	// Payments (STRIPE_SECRET_KEY, STRIPE_API_BASE) is the Stripe client's;
+	// without a key nothing is billed. STRIPE_WEBHOOK_SECRET is in Webhooks.
+	Payments payments.Config
 }
 
 // Production reports whether the server runs in production mode.
@@ -117,7 +122,9 @@ func FromEnv(get func(string) string) (Config, error) {
 		Webhooks: webhooks.Secrets{
 			ClerkSecret:     get("CLERK_WEBHOOK_SECRET"),
 			TelnyxPublicKey: get("TELNYX_PUBLIC_KEY"),
+			StripeSecret:    get("STRIPE_WEBHOOK_SECRET"),
 		},
+		Payments: payments.Config{SecretKey: get("STRIPE_SECRET_KEY"), APIBase: get("STRIPE_API_BASE")},
 		Jobs: jobs.Options{
 			Workers:   r.int("JOB_WORKERS", jobs.DefaultWorkers),
 			Retention: r.duration("WEBHOOK_RETENTION", jobs.DefaultRetention),
@@ -154,6 +161,17 @@ func FromEnv(get func(string) string) (Config, error) {
 	}
 	if c.Jobs.Workers < 0 {
 		r.fail("JOB_WORKERS", get("JOB_WORKERS"), "0 or more")
+	}
+	if k := c.Payments.SecretKey; k != "" && !strings.HasPrefix(k, "sk_") && !strings.HasPrefix(k, "rk_") {
+		r.fail("STRIPE_SECRET_KEY", "(hidden)", "a Stripe secret key, sk_... or rk_...")
+	}
+	if k := c.Webhooks.StripeSecret; k != "" && !strings.HasPrefix(k, "whsec_") {
+		r.fail("STRIPE_WEBHOOK_SECRET", "(hidden)", "the webhook endpoint's signing secret, whsec_...")
+	}
+	if b := c.Payments.APIBase; b != "" {
+		if u, err := url.Parse(b); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			r.fail("STRIPE_API_BASE", b, "an http(s) URL such as https://api.stripe.com")
+		}
 	}
 	if c.Loaders.Wait < 0 {
 		r.fail("LOADER_WAIT", get("LOADER_WAIT"), "a duration such as 1ms")

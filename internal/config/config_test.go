@@ -8,6 +8,7 @@ import (
 	"github.com/savvysolve/api/internal/api"
 	"github.com/savvysolve/api/internal/config"
 	"github.com/savvysolve/api/internal/jobs"
+	"github.com/savvysolve/api/internal/payments"
 	"github.com/savvysolve/api/loaders"
 )
 
@@ -74,6 +75,29 @@ func TestFromEnv(t *testing.T) {
 		}
 		if c.Webhooks.ClerkSecret != "whsec_x" || c.Webhooks.TelnyxPublicKey != "key" {
 			t.Errorf("webhooks %+v", c.Webhooks)
+		}
+	})
+	t.Run("Stripe", func(t *testing.T) {
+		c, err := config.FromEnv(env(nil))
+		if err != nil || c.Payments != (payments.Config{}) || c.Webhooks.StripeSecret != "" {
+			t.Fatalf("payments on by default: %+v %v", c.Payments, err)
+		}
+		c, err = config.FromEnv(env(map[string]string{
+			"STRIPE_SECRET_KEY": "sk_test_123", "STRIPE_WEBHOOK_SECRET": "whsec_abc", "STRIPE_API_BASE": "http://127.0.0.1:12111",
+		}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := (payments.Config{SecretKey: "sk_test_123", APIBase: "http://127.0.0.1:12111"}); c.Payments != want || c.Webhooks.StripeSecret != "whsec_abc" {
+			t.Fatalf("got %+v and %q, want %+v", c.Payments, c.Webhooks.StripeSecret, want)
+		}
+		for k, v := range map[string]string{"STRIPE_SECRET_KEY": "pk_test_123", "STRIPE_WEBHOOK_SECRET": "hook_42", "STRIPE_API_BASE": "api.stripe.com"} {
+			_, err := config.FromEnv(env(map[string]string{k: v}))
+			if err == nil {
+				t.Errorf("%s=%s accepted", k, v)
+			} else if k != "STRIPE_API_BASE" && strings.Contains(err.Error(), v) {
+				t.Errorf("the error quotes the secret: %v", err)
+			}
 		}
 	})
 	t.Run("NoBenchmarkSwitch", func(t *testing.T) {

@@ -152,6 +152,9 @@ func (d *Desk) EndSession(ctx context.Context, id string) (*models.Session, erro
 		if err := store.AddCompletedSession(ctx, tx, s.SolverID, *s.Earnings); err != nil {
 			return err
 		}
+		if err := d.bill(ctx, tx, s); err != nil { // payments.go: no Stripe call here
+			return err
+		}
 		// A screen share still active ends with its session: one change, one event.
 		if _, err := store.EndActiveScreenShares(ctx, tx, s.ID); err != nil {
 			return err

@@ -1,6 +1,7 @@
 // Package jobs runs the server's background work on River, a job queue kept
 // in the same PostgreSQL database: applying stored webhook deliveries (Clerk
-// users, Telnyx calls and texts) with retries and backoff, and the periodic
+// users, Telnyx calls and texts, Stripe payments) with retries and backoff,
+// creating the Stripe PaymentIntent of each ended session, and the periodic
 // upkeep (solver stats recomputed nightly, retention of old deliveries and
 // finished jobs). A job that keeps failing is logged at every attempt,
 // counted, and finally kept as a discarded job next to its unprocessed
@@ -11,6 +12,7 @@ package jobs
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,10 +21,13 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver/riverdatabasesql"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/uptrace/bun"
 
+	"github.com/savvysolve/api/internal/desk"
+	"github.com/savvysolve/api/internal/payments"
 	"github.com/savvysolve/api/models"
 )
 
@@ -62,6 +67,10 @@ type Config struct {
 	PollInterval time.Duration
 	// Metrics, when set, hears of every completed and failed job.
 	Metrics Metrics
+	// Payments is the Stripe client (nil: payments off). The charge and
+	// Stripe webhook jobs use it through the desk, which gets this Runner
+	// as its queue.
+	Payments *payments.Client
 }
 
 // Metrics hears how jobs end; connect it to whatever collects metrics.
@@ -75,12 +84,17 @@ type Metrics interface {
 
 // Runner is the started queue: its River client, and the Metrics it tells.
 type Runner struct {
-	client  *river.Client[pgx.Tx]
-	log     *slog.Logger
-	working bool
-	stopSub func()
-	subDone chan struct{}
-	metrics Metrics // nil: none
+	client *river.Client[pgx.Tx]
+	// sqlClient only inserts: it enqueues jobs inside the desk's Bun
+	// transactions, which run on database/sql (a charge job commits with its
+	// session's end, or not at all).
+	sqlClient *river.Client[*sql.Tx]
+	desk      *desk.Desk
+	log       *slog.Logger
+	working   bool
+	stopSub   func()
+	subDone   chan struct{}
+	metrics   Metrics // nil: none
 }
 
 // Start builds the River client with the workers and periodic jobs, and
@@ -100,10 +114,13 @@ func Start(ctx context.Context, cfg Config) (*Runner, error) {
 		cfg.MaxAttempts = DefaultMaxAttempts
 	}
 	r := &Runner{log: cfg.Log, working: cfg.Workers > 0, metrics: cfg.Metrics}
+	r.desk = desk.New(cfg.DB, desk.WithPayments(cfg.Payments, r, cfg.Log))
 
 	workers := river.NewWorkers()
 	river.AddWorker(workers, &clerkWorker{db: cfg.DB, log: cfg.Log})
 	river.AddWorker(workers, &telnyxWorker{db: cfg.DB, log: cfg.Log})
+	river.AddWorker(workers, &chargeWorker{desk: r.desk, log: cfg.Log})
+	river.AddWorker(workers, &stripeWorker{db: cfg.DB, desk: r.desk, log: cfg.Log})
 	river.AddWorker(workers, &statsWorker{db: cfg.DB, log: cfg.Log})
 	river.AddWorker(workers, &retentionWorker{db: cfg.DB, log: cfg.Log, retention: cfg.Retention})
 
@@ -128,6 +145,13 @@ func Start(ctx context.Context, cfg Config) (*Runner, error) {
 		return nil, fmt.Errorf("jobs: %w", err)
 	}
 	r.client = client
+	// Insert-only (no queues, no workers): River checks kinds against the
+	// working client's workers, not this one's.
+	if r.sqlClient, err = river.NewClient(riverdatabasesql.New(cfg.DB.DB), &river.Config{
+		Logger: cfg.Log, MaxAttempts: cfg.MaxAttempts,
+	}); err != nil {
+		return nil, fmt.Errorf("jobs: %w", err)
+	}
 	if !r.working {
 		return r, nil
 	}
@@ -171,10 +195,19 @@ func (r *Runner) EnqueueTx(ctx context.Context, tx pgx.Tx, source, eventID strin
 		args = ClerkEventArgs{EventID: eventID}
 	case models.SourceTelnyx:
 		args = TelnyxEventArgs{EventID: eventID}
+	case models.SourceStripe:
+		args = StripeEventArgs{EventID: eventID}
 	default:
 		return fmt.Errorf("jobs: no job for webhooks from %q", source)
 	}
 	_, err := r.client.InsertTx(ctx, tx, args, nil)
+	return err
+}
+
+// EnqueueChargeTx adds, inside the desk's transaction tx, the job that
+// creates the PaymentIntent of the ended session sessionID (desk.Queue).
+func (r *Runner) EnqueueChargeTx(ctx context.Context, tx bun.Tx, sessionID string) error {
+	_, err := r.sqlClient.InsertTx(ctx, tx.Tx, ChargeSessionArgs{SessionID: sessionID}, nil)
 	return err
 }
 
@@ -238,7 +271,7 @@ func (h *errorHandler) failed(ctx context.Context, job *rivertype.JobRow, msg, t
 		attrs = append(attrs, "trace", trace)
 	}
 	if discarded {
-		r.log.ErrorContext(ctx, "job discarded after its last attempt: it stays in river_job (state discarded) and its webhook event stays unprocessed in webhook_events", attrs...)
+		r.log.ErrorContext(ctx, "job discarded after its last attempt: it stays in river_job (state discarded); a webhook job's event stays unprocessed in webhook_events, a charge job's session stays REQUIRES_PAYMENT without a client secret", attrs...)
 		return
 	}
 	r.log.WarnContext(ctx, "job attempt failed, will retry", attrs...)

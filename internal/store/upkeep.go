@@ -8,7 +8,8 @@ import (
 )
 
 // RecomputeSolverStats recomputes every solver's stats from the rows they
-// summarise (ratings; ended sessions and their earnings), the way the writes
+// summarise (ratings; ended sessions and their earnings, less the sessions of
+// refunded tickets, which a refund takes out), the way the writes
 // that keep them up to date count, and returns how many solvers' stats had
 // drifted. Run it in a transaction: it first locks the solver rows, so a
 // session ending meanwhile is either counted or waits, never lost.
@@ -21,8 +22,10 @@ WITH fresh AS (
   SELECT s.id, s.stats || jsonb_build_object(
     'averageRating', (SELECT round(avg(r.rating)::numeric, 2) FROM ratings r WHERE r.solver_id = s.id),
     'totalRatings', (SELECT count(*) FROM ratings r WHERE r.solver_id = s.id),
-    'completedSessions', (SELECT count(*) FROM sessions x WHERE x.solver_id = s.id AND x.ended_at IS NOT NULL),
-    'totalEarningsCents', (SELECT coalesce(sum(x.earnings), 0) FROM sessions x WHERE x.solver_id = s.id AND x.ended_at IS NOT NULL)
+    'completedSessions', (SELECT count(*) FROM sessions x JOIN tickets t ON t.id = x.ticket_id
+      WHERE x.solver_id = s.id AND x.ended_at IS NOT NULL AND t.status <> 'refunded'),
+    'totalEarningsCents', (SELECT coalesce(sum(x.earnings), 0) FROM sessions x JOIN tickets t ON t.id = x.ticket_id
+      WHERE x.solver_id = s.id AND x.ended_at IS NOT NULL AND t.status <> 'refunded')
   ) AS stats
   FROM solvers s
 )

@@ -1,5 +1,5 @@
-// Package webhooks receives the signed webhooks of Clerk (users) and Telnyx
-// (calls and texts). A delivery is verified, stored in webhook_events and
+// Package webhooks receives the signed webhooks of Clerk (users), Telnyx
+// (calls and texts) and Stripe (payments). A delivery is verified, stored in webhook_events and
 // given its job in one transaction, and only then acknowledged: a 2xx means
 // the delivery is durable, and its job (package jobs) applies it later, with
 // retries. Unsigned, wrongly signed or stale deliveries answer 401 and leave
@@ -22,6 +22,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -54,6 +55,9 @@ type Secrets struct {
 	// TelnyxPublicKey is TELNYX_PUBLIC_KEY, the base64 Ed25519 public key Telnyx
 	// shows; empty: /webhooks/telnyx answers 503.
 	TelnyxPublicKey string
+	// StripeSecret is STRIPE_WEBHOOK_SECRET (whsec_...), the signing secret of
+	// the Stripe webhook endpoint; empty: /webhooks/stripe answers 503.
+	StripeSecret string
 }
 
 // Config is what the webhook endpoints need.
@@ -71,10 +75,13 @@ type handler struct {
 	log    *slog.Logger
 	clerk  *svix.Webhook     // nil: not configured
 	telnyx ed25519.PublicKey // nil: not configured
+	stripe string            // "": not configured
+
+	versionOnce sync.Once // one warning about a Stripe API version mismatch
 }
 
-// New returns the handler of POST /webhooks/clerk and POST /webhooks/telnyx
-// (mount it at /webhooks/). A malformed secret or key is an error: better a
+// New returns the handler of POST /webhooks/clerk, /webhooks/telnyx and
+// /webhooks/stripe (mount it at /webhooks/). A malformed secret or key is an error: better a
 // server that does not start than one that refuses every delivery.
 func New(c Config) (http.Handler, error) {
 	h := &handler{pool: c.Pool, jobs: c.Jobs, log: c.Log}
@@ -98,12 +105,19 @@ func New(c Config) (http.Handler, error) {
 		}
 		h.telnyx = key
 	}
-	if (h.clerk != nil || h.telnyx != nil) && (c.Pool == nil || c.Jobs == nil) {
+	if c.StripeSecret != "" {
+		if !strings.HasPrefix(c.StripeSecret, "whsec_") {
+			return nil, errors.New("webhooks: STRIPE_WEBHOOK_SECRET must be the endpoint's signing secret, whsec_...")
+		}
+		h.stripe = c.StripeSecret
+	}
+	if (h.clerk != nil || h.telnyx != nil || h.stripe != "") && (c.Pool == nil || c.Jobs == nil) {
 		return nil, errors.New("webhooks: a pool and a job queue are needed")
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /webhooks/clerk", h.serveClerk)
 	mux.HandleFunc("POST /webhooks/telnyx", h.serveTelnyx)
+	mux.HandleFunc("POST /webhooks/stripe", h.serveStripe)
 	return mux, nil
 }
 
