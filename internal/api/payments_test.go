@@ -714,7 +714,7 @@ func TestPaymentRefundUnpaid(t *testing.T) {
 			t.Fatal("an intent was created for a waived payment, and not cancelled")
 		}
 	}
-	if py := e.info(y.session); py.Status != models.PaymentRefunded || py.IntentID != "" {
+	if py := e.info(y.session); py.Status != models.PaymentRefunded || py.ClientSecret != "" {
 		t.Fatalf("payment waived before its intent: %+v", py)
 	}
 
