@@ -416,11 +416,11 @@ func TestPaymentCharge(t *testing.T) {
 	if n := e.count("SELECT count(*) FROM river_job WHERE kind = 'stripe_event'"); n != 4 {
 		t.Fatalf("%d stripe jobs, want 4 (failed, paid, late, foreign)", n)
 	}
-	// Every change of the payment was announced: billed at the end, charged,
-	// failed, succeeded (the ignored events announce nothing).
-	wt.Eventually(t, "the session events", func() bool { return countOf(heard(), w.session) >= 4 })
-	if n := countOf(heard(), w.session); n != 4 {
-		t.Fatalf("%d session events, want 4", n)
+	// Every change was announced: the session's start, its end (which billed
+	// it), the charge, the failure, the success; the ignored events announce nothing.
+	wt.Eventually(t, "the session events", func() bool { return countOf(heard(), w.session) >= 5 })
+	if n := countOf(heard(), w.session); n != 5 {
+		t.Fatalf("%d session events, want 5", n)
 	}
 }
 
