@@ -28,7 +28,7 @@ db-check: ## check migrations/, atlas.sum and schema.hcl agree
 lint: ## gofmt, go vet, contract check
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go') && exit 1)
 	$(GO) vet ./...
-	$(GO) run -C ../shared/tools/contractcheck . -contract ../../api/contract.graphql -schema "$(CURDIR)/graph/**/*.graphqls"
+	$(GO) run -C ../shared/tools/contractcheck . -contract ../../api/contract-next.graphql -schema "$(CURDIR)/graph/**/*.graphqls"
 
 bench: ## run the benchmarks (BENCH_SHORT=1 for a quick run)
 	$(GO) run ./bench $(BENCH_FLAGS)

@@ -371,14 +371,9 @@ func (b *bench) runAll(ctx context.Context) error {
 		g.closeIdle()
 	}
 	if b.cfg.want("fanout") {
-		if err := b.useServer(ctx, "main"); err != nil {
+		if err := b.fanouts(ctx); err != nil {
 			return err
 		}
-		f, err := b.fanout(ctx)
-		if err != nil {
-			return err
-		}
-		b.res.Fanout = f
 	}
 	if b.cfg.want("coldstart") {
 		if err := b.coldStart(ctx); err != nil {

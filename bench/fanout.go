@@ -1,15 +1,22 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log"
+	"net"
+	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -20,15 +27,32 @@ import (
 const subChat = `subscription Chat($id: ID!, $after: ID) { sessionMessages(sessionId: $id, after: $after) {
   id sender body createdAt author { name } } }`
 
-// fanSub is one subscriber: a websocket with one sessionMessages subscription.
+// fanPlan is one fan-out run.
+type fanPlan struct {
+	label       string // "websocket", "websocket (large)", "sse"
+	tag         string // marks this run's message bodies (sessions keep earlier runs' messages)
+	sse         bool
+	subscribers int
+	perSocket   int // subscriptions per websocket (1 unless the open-file limit forbids)
+	srcNet      int // dial from 127.0.<srcNet>.x: every run its own source ports
+}
+
+// fanConn is one websocket (with perSocket subscriptions, ids "0", "1", ...)
+// or one SSE stream (one subscription).
+type fanConn struct {
+	c      *websocket.Conn
+	wmu    sync.Mutex // one writer at a time: the reader answers pings
+	body   io.ReadCloser
+	cancel context.CancelFunc
+	subs   []*fanSub
+	ended  atomic.Bool
+}
+
+// fanSub is one subscriber: a sessionMessages subscription.
 type fanSub struct {
-	c       *websocket.Conn
-	wmu     sync.Mutex // one writer at a time: the subscriber's reader answers pings
 	session int
 	ready   atomic.Bool // has received its session's probe message
-	got     []int32     // message indexes received (its reader only)
-	ended   atomic.Bool
-	endErr  error
+	got     []int32     // message indexes received (its connection's reader only)
 }
 
 type wsMsg struct {
@@ -44,10 +68,11 @@ type receipt struct {
 }
 
 type fanState struct {
+	tag      string
 	mu       sync.Mutex
 	receipts []receipt
 	probes   atomic.Int64 // subscribers that got their probe
-	ended    atomic.Int64 // subscribers whose socket closed
+	ended    atomic.Int64 // connections that closed
 	endKinds map[string]int
 	dups     atomic.Int64
 }
@@ -58,18 +83,89 @@ func (st *fanState) endedWith(err error) {
 	var ce *websocket.CloseError
 	if errors.As(err, &ce) {
 		kind = fmt.Sprintf("close %d %s", ce.Code, ce.Text)
+	} else if err != nil && !errors.Is(err, io.EOF) {
+		kind = "read error: " + err.Error()
+		if len(kind) > 80 {
+			kind = kind[:80]
+		}
 	}
 	st.mu.Lock()
 	st.endKinds[kind]++
 	st.mu.Unlock()
 }
 
+// record handles one chat message received by sub.
+func (st *fanState) record(sub *fanSub, body string, now time.Time) {
+	f := strings.Fields(body)
+	if len(f) < 2 || f[1] != st.tag {
+		return // an earlier run's message, replayed
+	}
+	switch f[0] {
+	case "bench-probe":
+		if !sub.ready.Swap(true) {
+			st.probes.Add(1)
+		}
+	case "bench-fanout":
+		if len(f) < 3 {
+			return
+		}
+		idx, err := strconv.Atoi(f[2])
+		if err != nil {
+			return
+		}
+		if slices.Contains(sub.got, int32(idx)) {
+			st.dups.Add(1)
+			return
+		}
+		sub.got = append(sub.got, int32(idx))
+		st.mu.Lock()
+		st.receipts = append(st.receipts, receipt{idx: int32(idx), at: now})
+		st.mu.Unlock()
+	}
+}
+
+// fanouts runs the fan-out plans, each on a fresh server process (so that
+// memory is measured from a clean start): websockets at -subscribers (the
+// memory measure), websockets at -fanout-large, and SSE at -fanout-sse.
+func (b *bench) fanouts(ctx context.Context) error {
+	c := b.cfg
+	limit := fileLimit()
+	maxConns := max(1000, int(limit)-2000) // each process needs a descriptor per connection, and some of its own
+	var plans []fanPlan
+	if c.subscribers > 0 {
+		plans = append(plans, fanPlan{label: "websocket", tag: "ws", subscribers: c.subscribers, perSocket: 1, srcNet: 11})
+	}
+	if c.fanLarge > 0 {
+		per := (c.fanLarge + maxConns - 1) / maxConns
+		plans = append(plans, fanPlan{label: "websocket (large)", tag: "wslarge", subscribers: c.fanLarge, perSocket: per, srcNet: 12})
+	}
+	if c.fanSSE > 0 {
+		plans = append(plans, fanPlan{label: "sse", tag: "sse", sse: true, subscribers: min(c.fanSSE, maxConns), perSocket: 1, srcNet: 13})
+	}
+	for _, p := range plans {
+		if err := b.useServer(ctx, "fanout-"+p.tag); err != nil {
+			return err
+		}
+		f, err := b.fanout(ctx, p)
+		if err != nil {
+			return err
+		}
+		f.FileLimit = limit
+		b.res.Fanouts = append(b.res.Fanouts, f)
+		if p.tag == "ws" {
+			b.res.Fanout = f
+		}
+	}
+	return nil
+}
+
 // fanout connects the subscribers (each with the token of its session's
-// solver, resuming after the session's last message as a client that has
-// just loaded the chat does), proves every subscription is live with one
-// probe message per session, then sends messages at a fixed rate and
-// measures, per delivery, the time from the start of sendMessage to receipt.
-func (b *bench) fanout(ctx context.Context) (*fanoutResult, error) {
+// solver, or the admin's on a socket that follows several sessions, resuming
+// after the session's last message as a client that has just loaded the
+// chat does), proves every subscription is live with one probe message per
+// session, then sends messages at a fixed rate and measures, per delivery,
+// the time from the start of sendMessage to receipt.
+func (b *bench) fanout(ctx context.Context, p fanPlan) (*fanoutResult, error) {
 	c := b.cfg
 	var sessions []*models.Session
 	for _, s := range b.in.sessions {
@@ -84,59 +180,100 @@ func (b *bench) fanout(ctx context.Context) (*fanoutResult, error) {
 		log.Printf("fan-out: only %d open sessions (wanted %d)", len(sessions), c.fanSessions)
 	}
 	tokenOf := func(s *models.Session) string { return b.in.tokens[b.data.solverCID[s.SolverID]] }
-	wsURL := "ws" + strings.TrimPrefix(b.srv.base, "http") + "/graphql"
-	st := &fanState{endKinds: map[string]int{}}
-	res := &fanoutResult{Target: c.subscribers, Sessions: len(sessions)}
+	st := &fanState{tag: p.tag, endKinds: map[string]int{}}
+	nConns := (p.subscribers + p.perSocket - 1) / p.perSocket
+	res := &fanoutResult{Transport: p.label, Target: p.subscribers, Sessions: len(sessions), Sockets: nConns, PerSocket: p.perSocket}
+	log.Printf("fan-out (%s): %d subscribers on %d %s (%d each), %d sessions", p.label, p.subscribers, nConns,
+		map[bool]string{true: "SSE streams", false: "websockets"}[p.sse], p.perSocket, len(sessions))
 
 	time.Sleep(500 * time.Millisecond)
 	rssBefore := b.srv.rssMB()
 	b.srv.resetPeak()
 	cpu0 := b.srv.cpuSeconds()
 
-	// Connect every socket (connection_init, ack), then measure, then subscribe.
+	// Subscriber j follows session j mod sessions, on connection j / perSocket.
 	t0 := time.Now()
-	subs := make([]*fanSub, c.subscribers)
+	conns := make([]*fanConn, nConns)
+	for i := range conns {
+		fc := &fanConn{}
+		for j := i * p.perSocket; j < min((i+1)*p.perSocket, p.subscribers); j++ {
+			fc.subs = append(fc.subs, &fanSub{session: j % len(sessions)})
+		}
+		conns[i] = fc
+	}
+	tokenFor := func(fc *fanConn) string {
+		if len(fc.subs) > 1 {
+			return b.in.admin
+		}
+		return tokenOf(sessions[fc.subs[0].session])
+	}
+	dial := localDialer(p.srcNet)
 	var connErrs atomic.Int64
 	var firstConnErr atomic.Value
-	dialer := websocket.Dialer{Subprotocols: []string{"graphql-transport-ws"}, HandshakeTimeout: 30 * time.Second,
-		ReadBufferSize: 1024, WriteBufferSize: 1024}
-	runBounded(ctx, len(subs), 64, func(i int) error {
-		s := sessions[i%len(sessions)]
-		sub, err := connectSocket(ctx, dialer, wsURL, tokenOf(s))
-		if err != nil {
-			if connErrs.Add(1) == 1 {
-				firstConnErr.Store(err.Error())
-			}
-			return err
+	failed := func(err error) error {
+		if connErrs.Add(1) == 1 {
+			firstConnErr.Store(err.Error())
 		}
-		sub.session = i % len(sessions)
-		subs[i] = sub
-		go sub.read(st)
-		return nil
-	})
-	defer closeSubs(subs)
+		return err
+	}
+	wsURL := "ws" + strings.TrimPrefix(b.srv.base, "http") + "/graphql"
+	var sseClient *http.Client
 	connected := 0
-	for _, s := range subs {
-		if s != nil {
+	if p.sse {
+		sseClient = &http.Client{Transport: &http.Transport{DialContext: dial, DisableCompression: true,
+			MaxIdleConnsPerHost: -1, ResponseHeaderTimeout: 60 * time.Second}}
+		runBounded(ctx, nConns, 64, func(i int) error {
+			fc := conns[i]
+			s := sessions[fc.subs[0].session]
+			if err := fc.openSSE(ctx, sseClient, b.srv.base+"/graphql", tokenFor(fc), s.ID, b.data.lastMsg[s.ID]); err != nil {
+				conns[i] = nil
+				return failed(err)
+			}
+			go fc.readSSE(st)
+			return nil
+		})
+	} else {
+		dialer := websocket.Dialer{Subprotocols: []string{"graphql-transport-ws"}, HandshakeTimeout: 30 * time.Second,
+			ReadBufferSize: 1024, WriteBufferSize: 1024, NetDialContext: dial}
+		runBounded(ctx, nConns, 64, func(i int) error {
+			if err := conns[i].connect(ctx, dialer, wsURL, tokenFor(conns[i])); err != nil {
+				conns[i] = nil
+				return failed(err)
+			}
+			go conns[i].read(st)
+			return nil
+		})
+	}
+	defer closeConns(conns)
+	for _, fc := range conns {
+		if fc != nil {
 			connected++
 		}
 	}
-	time.Sleep(time.Second)
-	rssSockets := b.srv.rssMB()
-	if connected > 0 {
-		res.BytesPerSocket = round((rssSockets-rssBefore)*1024*1024/float64(connected), 0)
-	}
-	b.snapshot(ctx, "/debug/vars", "fanout-sockets.vars.json") // memstats of the open sockets alone
-	runBounded(ctx, len(subs), 64, func(i int) error {
-		if subs[i] == nil {
-			return nil
+	if !p.sse {
+		// Open sockets, not subscribed yet: what a socket alone costs.
+		time.Sleep(time.Second)
+		if connected > 0 {
+			res.BytesPerSocket = round((b.srv.rssMB()-rssBefore)*1024*1024/float64(connected), 0)
 		}
-		s := sessions[subs[i].session]
-		return subs[i].subscribe(s.ID, b.data.lastMsg[s.ID])
-	})
+		b.snapshot(ctx, "/debug/vars", "fanout-"+p.tag+"-sockets.vars.json")
+		runBounded(ctx, nConns, 64, func(i int) error {
+			fc := conns[i]
+			if fc == nil {
+				return nil
+			}
+			for k, sub := range fc.subs {
+				s := sessions[sub.session]
+				if err := fc.subscribe(strconv.Itoa(k), s.ID, b.data.lastMsg[s.ID]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
 	res.ConnectS = round(time.Since(t0).Seconds(), 2)
-	log.Printf("fan-out: %d of %d subscribers connected in %.1fs (%d failed); %.0f bytes of server RSS per open socket before subscribing",
-		connected, c.subscribers, res.ConnectS, connErrs.Load(), res.BytesPerSocket)
+	log.Printf("fan-out (%s): %d of %d connections open in %.1fs (%d failed); %.0f bytes of server RSS per open socket before subscribing",
+		p.label, connected, nConns, res.ConnectS, connErrs.Load(), res.BytesPerSocket)
 	if e, ok := firstConnErr.Load().(string); ok {
 		log.Printf("  first connect error: %.300s", e)
 	}
@@ -146,20 +283,33 @@ func (b *bench) fanout(ctx context.Context) (*fanoutResult, error) {
 	g := newGQL(b.srv.base)
 	defer g.closeIdle()
 	probeErrs := runBounded(ctx, len(sessions), 16, func(i int) error {
-		return g.do(ctx, tokenOf(sessions[i]), mSend, map[string]any{"id": sessions[i].ID, "body": "bench-probe"}, nil)
+		return g.do(ctx, tokenOf(sessions[i]), mSend, map[string]any{"id": sessions[i].ID, "body": "bench-probe " + p.tag}, nil)
 	})
 	if probeErrs > 0 {
 		log.Printf("fan-out: %d probe messages failed", probeErrs)
 	}
-	deadline := time.Now().Add(60 * time.Second)
-	for st.probes.Load() < int64(connected) && time.Now().Before(deadline) && ctx.Err() == nil {
+	subsTotal := 0
+	for _, fc := range conns {
+		if fc != nil {
+			subsTotal += len(fc.subs)
+		}
+	}
+	// Setting up a subscriber costs the server a few milliseconds of CPU
+	// (token, checks, replay): give large runs the time on a busy machine.
+	deadline := time.Now().Add(90*time.Second + time.Duration(subsTotal)*4*time.Millisecond)
+	for st.probes.Load() < int64(subsTotal) && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(20 * time.Millisecond)
 	}
 	perSession := make([]int, len(sessions))
-	for _, s := range subs {
-		if s != nil && s.ready.Load() {
-			perSession[s.session]++
-			res.Subscribers++
+	for _, fc := range conns {
+		if fc == nil {
+			continue
+		}
+		for _, sub := range fc.subs {
+			if sub.ready.Load() {
+				perSession[sub.session]++
+				res.Subscribers++
+			}
 		}
 	}
 	time.Sleep(time.Second) // let allocations settle before reading RSS
@@ -169,11 +319,11 @@ func (b *bench) fanout(ctx context.Context) (*fanoutResult, error) {
 		res.BytesPerSubscription = round((rssAfter-rssBefore)*1024*1024/float64(res.Subscribers), 0)
 	}
 	res.SetupCPU = round(b.srv.cpuSeconds()-cpu0, 2)
-	log.Printf("fan-out: %d subscribers live; server RSS %.1f -> %.1f MB (%.0f bytes per subscription)",
-		res.Subscribers, rssBefore, rssAfter, res.BytesPerSubscription)
-	b.snapshot(ctx, "/debug/pprof/heap?gc=1", "fanout.heap.pprof")
-	b.snapshot(ctx, "/debug/vars", "fanout.vars.json") // after heap?gc=1 collected the garbage: the live numbers
-	b.snapshot(ctx, "/debug/pprof/goroutine", "fanout.goroutine.pprof")
+	log.Printf("fan-out (%s): %d subscribers live; server RSS %.1f -> %.1f MB (%.0f bytes per subscriber)",
+		p.label, res.Subscribers, rssBefore, rssAfter, res.BytesPerSubscription)
+	b.snapshot(ctx, "/debug/pprof/heap?gc=1", "fanout-"+p.tag+".heap.pprof")
+	b.snapshot(ctx, "/debug/vars", "fanout-"+p.tag+".vars.json") // after heap?gc=1 collected the garbage: the live numbers
+	b.snapshot(ctx, "/debug/pprof/goroutine", "fanout-"+p.tag+".goroutine.pprof")
 
 	// Send at a fixed rate.
 	n := int(c.fanRate * c.fanDur.Seconds())
@@ -182,11 +332,11 @@ func (b *bench) fanout(ctx context.Context) (*fanoutResult, error) {
 	sentOK := make([]bool, n)
 	rec := &recorder{}
 	meter := b.startMeter()
-	stopProf := b.cpuProfile(ctx, "fanout", c.fanDur)
+	stopProf := b.cpuProfile(ctx, "fanout-"+p.tag, c.fanDur)
 	r := openLoopIndexed(ctx, c.fanRate, n, 64, func(ctx context.Context, i int) error {
 		s := sessions[i%len(sessions)]
 		sendAt[i] = time.Now()
-		body := fmt.Sprintf("bench-fanout %d %d", i, sendAt[i].UnixNano())
+		body := fmt.Sprintf("bench-fanout %s %d %d", p.tag, i, sendAt[i].UnixNano())
 		err := g.do(ctx, tokenOf(s), mSend, map[string]any{"id": s.ID, "body": body}, nil)
 		respAt[i] = time.Now()
 		rec.record(respAt[i].Sub(sendAt[i]), err)
@@ -247,18 +397,41 @@ func (b *bench) fanout(ctx context.Context) (*fanoutResult, error) {
 		res.DisconnectKinds = errSummary(st.endKinds)
 	}
 	st.mu.Unlock()
-	log.Printf("fan-out: %d messages (%d send errors), %d of %d deliveries, lost %d; p50 %.2f p95 %.2f p99 %.2f max %.2f ms; disconnected %d %s",
-		res.Messages, res.SendErrors, res.Delivered, res.Expected, res.Lost, res.P50, res.P95, res.P99, res.MaxMS, res.Disconnected, res.DisconnectKinds)
+	log.Printf("fan-out (%s): %d messages (%d send errors), %d of %d deliveries, lost %d; p50 %.2f p95 %.2f p99 %.2f max %.2f ms; disconnected %d %s",
+		p.label, res.Messages, res.SendErrors, res.Delivered, res.Expected, res.Lost, res.P50, res.P95, res.P99, res.MaxMS, res.Disconnected, res.DisconnectKinds)
 	return res, nil
 }
 
-// connectSocket opens a websocket and waits for connection_ack.
-func connectSocket(ctx context.Context, d websocket.Dialer, url, token string) (*fanSub, error) {
+// localDialer dials from 127.0.<net>.1-8 in turn: a source address has
+// about 28,000 ephemeral ports, and closed connections hold theirs for a
+// minute (TIME_WAIT).
+func localDialer(netByte int) func(ctx context.Context, network, addr string) (net.Conn, error) {
+	var n atomic.Int64
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		i := n.Add(1)
+		d := net.Dialer{Timeout: 30 * time.Second,
+			LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, byte(netByte), byte(1+i%8))}}
+		return d.DialContext(ctx, network, addr)
+	}
+}
+
+// fileLimit is this process's open-file limit (the server's is the same: Go
+// raises its soft limit to the hard one at start).
+func fileLimit() uint64 {
+	var r syscall.Rlimit
+	if syscall.Getrlimit(syscall.RLIMIT_NOFILE, &r) != nil {
+		return 1024
+	}
+	return r.Cur
+}
+
+// connect opens a websocket and waits for connection_ack.
+func (fc *fanConn) connect(ctx context.Context, d websocket.Dialer, url, token string) error {
 	c, _, err := d.DialContext(ctx, url, nil)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	fail := func(err error) (*fanSub, error) { c.Close(); return nil, err }
+	fail := func(err error) error { c.Close(); return err }
 	init, _ := json.Marshal(map[string]any{"Authorization": "Bearer " + token})
 	if err := c.WriteJSON(wsMsg{Type: "connection_init", Payload: init}); err != nil {
 		return fail(err)
@@ -277,38 +450,56 @@ func connectSocket(ctx context.Context, d websocket.Dialer, url, token string) (
 		}
 	}
 	c.SetReadDeadline(time.Time{})
-	return &fanSub{c: c}, nil
+	// Answer the server's pings with time to spare: gorilla's own handler
+	// gives its pong one second, which a CPU-starved harness can miss, and
+	// then drops the socket itself.
+	c.SetPingHandler(func(data string) error {
+		fc.wmu.Lock()
+		defer fc.wmu.Unlock()
+		err := c.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(15*time.Second))
+		if errors.Is(err, websocket.ErrCloseSent) {
+			return nil
+		}
+		return err
+	})
+	fc.c = c
+	return nil
 }
 
-// subscribe starts the sessionMessages subscription, resuming after the
+// subscribe starts a sessionMessages subscription, resuming after the
 // session's last message as a client that has just loaded the chat does.
-func (s *fanSub) subscribe(sessionID, after string) error {
+func (fc *fanConn) subscribe(id, sessionID, after string) error {
+	p, _ := json.Marshal(map[string]any{"query": subChat, "variables": chatVars(sessionID, after)})
+	return fc.write(wsMsg{ID: id, Type: "subscribe", Payload: p})
+}
+
+func chatVars(sessionID, after string) map[string]any {
 	vars := map[string]any{"id": sessionID}
 	if after != "" {
 		vars["after"] = after
 	}
-	p, _ := json.Marshal(map[string]any{"query": subChat, "variables": vars})
-	return s.write(wsMsg{ID: "1", Type: "subscribe", Payload: p})
+	return vars
 }
 
-func (s *fanSub) write(m wsMsg) error {
-	s.wmu.Lock()
-	defer s.wmu.Unlock()
-	return s.c.WriteJSON(m)
+func (fc *fanConn) write(m wsMsg) error {
+	fc.wmu.Lock()
+	defer fc.wmu.Unlock()
+	return fc.c.WriteJSON(m)
 }
 
-// read handles the subscriber's messages until its socket closes: it
-// answers pings, marks the probe, and records measured messages.
-func (s *fanSub) read(st *fanState) {
+type chatPayload struct {
+	Data struct{ SessionMessages struct{ Body string } }
+}
+
+// read handles a socket's messages until it closes: it answers pings,
+// marks probes, and records measured messages.
+func (fc *fanConn) read(st *fanState) {
 	for {
-		_, data, err := s.c.ReadMessage()
+		_, data, err := fc.c.ReadMessage()
 		now := time.Now()
 		if err != nil {
-			if !s.ended.Swap(true) {
-				s.endErr = err
-				if !closingAll.Load() {
-					st.endedWith(err)
-				}
+			if !fc.ended.Swap(true) && !closingAll.Load() {
+				st.endedWith(err)
 			}
 			return
 		}
@@ -318,61 +509,101 @@ func (s *fanSub) read(st *fanState) {
 		}
 		switch m.Type {
 		case "ping":
-			s.write(wsMsg{Type: "pong"})
+			fc.write(wsMsg{Type: "pong"})
 		case "next":
-			var p struct {
-				Data struct{ SessionMessages struct{ Body string } }
+			k, err := strconv.Atoi(m.ID)
+			if err != nil || k < 0 || k >= len(fc.subs) {
+				continue
 			}
+			var p chatPayload
 			json.Unmarshal(m.Payload, &p)
-			body := p.Data.SessionMessages.Body
-			switch {
-			case body == "bench-probe":
-				if !s.ready.Swap(true) {
-					st.probes.Add(1)
-				}
-			case strings.HasPrefix(body, "bench-fanout "):
-				f := strings.Fields(body)
-				idx, err := strconv.Atoi(f[1])
-				if err != nil {
-					continue
-				}
-				dup := false
-				for _, g := range s.got {
-					dup = dup || g == int32(idx)
-				}
-				if dup {
-					st.dups.Add(1)
-					continue
-				}
-				s.got = append(s.got, int32(idx))
-				st.mu.Lock()
-				st.receipts = append(st.receipts, receipt{idx: int32(idx), at: now})
-				st.mu.Unlock()
-			}
+			st.record(fc.subs[k], p.Data.SessionMessages.Body, now)
 		case "error", "complete":
-			if !s.ended.Swap(true) {
+			if !fc.ended.Swap(true) {
 				st.endedWith(fmt.Errorf("%s: %s", m.Type, m.Payload))
 			}
 		}
 	}
 }
 
-// closingAll marks the end of the run: sockets closing now are not lost.
+// openSSE starts a subscription over SSE (graphql-sse, distinct connections).
+func (fc *fanConn) openSSE(ctx context.Context, hc *http.Client, url, token, sessionID, after string) error {
+	body, _ := json.Marshal(map[string]any{"query": subChat, "variables": chatVars(sessionID, after)})
+	ctx, cancel := context.WithCancel(ctx)
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := hc.Do(req)
+	if err != nil {
+		cancel()
+		return err
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		cancel()
+		return fmt.Errorf("status %d", resp.StatusCode)
+	}
+	fc.body, fc.cancel = resp.Body, cancel
+	return nil
+}
+
+// readSSE handles a stream's events until it ends.
+func (fc *fanConn) readSSE(st *fanState) {
+	defer fc.body.Close()
+	br := bufio.NewReaderSize(fc.body, 1024)
+	var event, data string
+	for {
+		line, err := br.ReadString('\n')
+		now := time.Now()
+		if err != nil {
+			if !fc.ended.Swap(true) && !closingAll.Load() {
+				st.endedWith(err)
+			}
+			return
+		}
+		line = strings.TrimRight(line, "\r\n")
+		switch {
+		case line == "":
+			switch event {
+			case "next":
+				var p chatPayload
+				json.Unmarshal([]byte(data), &p)
+				st.record(fc.subs[0], p.Data.SessionMessages.Body, now)
+			case "complete":
+				if !fc.ended.Swap(true) {
+					st.endedWith(errors.New("complete"))
+				}
+			}
+			event, data = "", ""
+		case strings.HasPrefix(line, "event:"):
+			event = strings.TrimSpace(line[len("event:"):])
+		case strings.HasPrefix(line, "data:"):
+			data = strings.TrimPrefix(line[len("data:"):], " ")
+		}
+	}
+}
+
+// closingAll marks the end of a run: connections closing now are not lost.
 var closingAll atomic.Bool
 
-func closeSubs(subs []*fanSub) {
+func closeConns(conns []*fanConn) {
 	closingAll.Store(true)
 	defer closingAll.Store(false)
 	msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "")
-	for _, s := range subs {
-		if s != nil {
-			s.wmu.Lock()
-			s.c.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
-			s.wmu.Unlock()
-			s.c.Close()
+	for _, fc := range conns {
+		switch {
+		case fc == nil:
+		case fc.c != nil:
+			fc.wmu.Lock()
+			fc.c.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+			fc.wmu.Unlock()
+			fc.c.Close()
+		case fc.cancel != nil:
+			fc.cancel()
 		}
 	}
-	time.Sleep(500 * time.Millisecond)
+	time.Sleep(2 * time.Second)
 }
 
 // runBounded runs f(0..n-1) with at most par at once and returns the failures.

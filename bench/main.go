@@ -54,6 +54,7 @@ type config struct {
 	smallShare int           // the small data set is 1/smallShare of the full one
 
 	subscribers, fanSessions int
+	fanLarge, fanSSE         int // the large websocket run, the SSE run (0: none)
 	fanRate                  float64
 	fanDur                   time.Duration
 
@@ -89,7 +90,9 @@ func parseFlags() *config {
 	flag.DurationVar(&c.fixedDur, "fixed-duration", 0, "each fixed-rate run (0: 8s, short 1.5s)")
 	flag.IntVar(&c.countN, "count-requests", 0, "requests per scenario in the statement-counting pass (0: 40, short 10)")
 	flag.IntVar(&c.smallShare, "small-share", 10, "the small data set (for the statements-vs-size check) is 1/N of the full one")
-	flag.IntVar(&c.subscribers, "subscribers", 0, "fan-out websocket subscribers (0: 10000, short 1000)")
+	flag.IntVar(&c.subscribers, "subscribers", 0, "fan-out websocket subscribers, one socket each: the memory measure (0: 10000, short 1000; -1: none)")
+	flag.IntVar(&c.fanLarge, "fanout-large", -1, "fan-out websocket subscribers of the large run (-1: 50000, short 5000; 0: none); past the open-file limit several share a socket")
+	flag.IntVar(&c.fanSSE, "fanout-sse", -1, "fan-out SSE subscribers (-1: 10000, short 1000; 0: none)")
 	flag.IntVar(&c.fanSessions, "fanout-sessions", 0, "sessions the subscribers follow (0: subscribers/10)")
 	flag.Float64Var(&c.fanRate, "fanout-rate", 50, "fan-out: messages sent per second")
 	flag.DurationVar(&c.fanDur, "fanout-duration", 0, "fan-out: how long messages are sent (0: 20s, short 5s)")
@@ -140,8 +143,27 @@ func parseFlags() *config {
 	defd(&c.maxDur, 8*time.Second, 2*time.Second)
 	defd(&c.fixedDur, 8*time.Second, 1500*time.Millisecond)
 	defd(&c.fanDur, 20*time.Second, 5*time.Second)
+	if c.fanLarge < 0 {
+		c.fanLarge = 50000
+		if c.short {
+			c.fanLarge = 5000
+		}
+	}
+	if c.fanSSE < 0 {
+		c.fanSSE = 10000
+		if c.short {
+			c.fanSSE = 1000
+		}
+	}
 	if c.fanSessions == 0 {
-		c.fanSessions = max(1, c.subscribers/10)
+		n := c.subscribers
+		if n < 0 { // no websocket run of its own: the sessions it would follow
+			n = 10000
+			if c.short {
+				n = 1000
+			}
+		}
+		c.fanSessions = max(1, n/10)
 	}
 	if *only != "" {
 		c.only = map[string]bool{}

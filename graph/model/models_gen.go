@@ -130,7 +130,9 @@ type SolverStats struct {
 	TotalEarningsCents *int `json:"totalEarningsCents,omitempty"`
 }
 
-// Live updates over a websocket (graphql-transport-ws or graphql-ws protocol) on /graphql.
+// Live updates on /graphql: over a websocket (graphql-transport-ws or graphql-ws
+// protocol), or as Server-Sent Events (POST with Accept: text/event-stream,
+// graphql-sse's distinct connections).
 type Subscription struct {
 }
 

@@ -30,6 +30,7 @@ import (
 	"github.com/savvysolve/api/internal/observe"
 	"github.com/savvysolve/api/internal/payments"
 	"github.com/savvysolve/api/internal/playground"
+	"github.com/savvysolve/api/internal/sse"
 	"github.com/savvysolve/api/internal/wsconn"
 	"github.com/savvysolve/api/loaders"
 	"github.com/savvysolve/api/resolvers"
@@ -51,7 +52,7 @@ type Deps struct {
 	// CORS requests; outside production, so may pages on http://localhost:*
 	// and http://127.0.0.1:*.
 	AllowedOrigins []string
-	// Sockets tracks open websockets (may be nil).
+	// Sockets tracks open websockets and SSE streams (may be nil).
 	Sockets *wsconn.Registry
 	// Limits bound requests (zero values: the defaults).
 	Limits Limits
@@ -74,24 +75,30 @@ type Deps struct {
 
 // New returns the server's HTTP handler.
 //
-// On /graphql, websocket upgrades go to gqlgen's websocket transport (origin
-// checked at the handshake, no deadline); everything else passes CORS and the
-// plain-HTTP guard (content type, body size, deadline) first. Both then
-// authenticate, and every operation passes the guard, the complexity limit
-// and the rate limit before any resolver runs.
+// On /graphql, websocket upgrades go to the websocket transport (origin
+// checked at the handshake, no deadline); POSTs that accept
+// text/event-stream to the SSE transport (CORS, the same origin rule,
+// content type and body size; no deadline); everything else passes CORS and
+// the plain-HTTP guard (content type, body size, deadline, a turn in line)
+// first. All then authenticate, and every operation passes the guard, the
+// complexity limit and the rate limit before any resolver runs; queries and
+// mutations over sockets and streams wait for their turn in the same line.
 func New(d Deps) http.Handler {
 	d.Limits = d.Limits.withDefaults()
 	d.running = semaphore.NewWeighted(int64(d.Limits.MaxInFlight))
 	mux := http.NewServeMux()
 	gql := d.Auth.Middleware(d.Log)(d.graphQL())
-	sockets := wsconn.Middleware(gql)
 	plain := d.cors().Handler(d.plainHTTP(gql))
+	events := d.cors().Handler(d.eventStream(gql))
 	mux.HandleFunc("/graphql", func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && websocket.IsWebSocketUpgrade(r) {
-			sockets.ServeHTTP(w, r)
-			return
+		switch {
+		case r.Method == http.MethodGet && websocket.IsWebSocketUpgrade(r):
+			gql.ServeHTTP(w, r)
+		case r.Method == http.MethodPost && sse.AcceptsEvents(r):
+			events.ServeHTTP(w, r)
+		default:
+			plain.ServeHTTP(w, r)
 		}
-		plain.ServeHTTP(w, r)
 	})
 	if d.Webhooks != nil { // signed by their senders: no CORS, no user auth
 		mux.Handle("POST /webhooks/", d.Webhooks)
@@ -118,11 +125,16 @@ func (d Deps) graphQL() http.Handler {
 		},
 		Complexity: complexity(),
 	}))
-	srv.AddTransport(transport.Websocket{
-		Implementation:        wsconn.Implementation{Allowed: d.originAllowed, PingInterval: 20 * time.Second, Open: d.Sockets},
-		InitFunc:              d.initSocket,
-		InitTimeout:           10 * time.Second,
-		KeepAlivePingInterval: 15 * time.Second,
+	// One pool delivers the subscription events of every socket and stream.
+	pool := &wsconn.Pool{}
+	srv.AddTransport(&sse.Transport{Init: d.initStream, Open: d.Sockets, Pool: pool}) // before POST, which it overlaps
+	srv.AddTransport(&wsconn.Transport{
+		Allowed:      d.originAllowed,
+		PingInterval: 20 * time.Second,
+		InitTimeout:  10 * time.Second,
+		Init:         d.initSocket,
+		Open:         d.Sockets,
+		Pool:         pool,
 	})
 	srv.AddTransport(transport.Options{})
 	srv.AddTransport(httpTransport{}) // GET and POST, by the GraphQL-over-HTTP specification
@@ -139,6 +151,7 @@ func (d Deps) graphQL() http.Handler {
 	srv.Use(textGuard{})
 	srv.Use(extension.FixedComplexityLimit(d.Limits.MaxComplexity))
 	srv.Use(newRateLimit(d.Limits))
+	srv.Use(line{running: d.running, timeout: d.Limits.RequestTimeout, metrics: d.Metrics})
 	srv.Use(observe.Operations{Log: d.Log, Metrics: d.Metrics})
 	if d.Tracing {
 		// Only then: even a no-op field interceptor wraps every field's

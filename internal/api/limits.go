@@ -165,12 +165,12 @@ func (guard) ExtensionName() string                          { return "Guard" }
 func (guard) Validate(schema graphql.ExecutableSchema) error { return nil }
 
 func (g guard) MutateOperationContext(ctx context.Context, op *graphql.OperationContext) *gqlerror.Error {
-	method := methodFrom(ctx) // "" on websockets
+	method := methodFrom(ctx) // "" on websockets and SSE streams
 	if method != "" && op.Operation.Operation == ast.Subscription {
 		// gqlgen would hold the request open until the first event or the deadline.
 		setReply(ctx, http.StatusBadRequest)
 		return refusal(apperr.BadUserInput, "", op.Operation.Position,
-			"subscriptions run over a websocket on /graphql (graphql-transport-ws or graphql-ws)")
+			"subscriptions run over a websocket on /graphql (graphql-transport-ws or graphql-ws), or as a POST with Accept: text/event-stream (graphql-sse)")
 	}
 	if method == http.MethodGet && op.Operation.Operation != ast.Query {
 		setReply(ctx, http.StatusMethodNotAllowed, "Allow", "POST")

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"runtime"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/savvysolve/api/internal/auth"
+	"github.com/savvysolve/api/internal/live"
 	"github.com/savvysolve/api/internal/seed"
 	"github.com/savvysolve/api/internal/wsconn"
 )
@@ -121,13 +123,13 @@ func TestSocketAuth(t *testing.T) {
 			t.Fatalf("allowed origin refused: %v", err)
 		}
 	})
-	t.Run("ExpiredTokenCloses", func(t *testing.T) {
+	t.Run("ExpiredTokenCloses4403", func(t *testing.T) {
 		tok, err := auth.SignHS256([]byte(secret), seed.Admin, 1500*time.Millisecond)
 		if err != nil {
 			t.Fatal(err)
 		}
 		w := connect(t, srv, "graphql-transport-ws", tok)
-		if ce := w.closed(); ce.Code != wsconn.CodeUnauthorized || ce.Text != "token expired" {
+		if ce := w.closed(); ce.Code != wsconn.CodeForbidden || ce.Text != "token expired" {
 			t.Fatalf("close %d %q", ce.Code, ce.Text)
 		}
 	})
@@ -377,4 +379,38 @@ func TestFanOutStatements(t *testing.T) {
 		t.Fatalf("statements for one message: %d with 2 subscribers, %d with 12", cost[2], cost[12])
 	}
 	t.Logf("one message to its subscribers: %d statements (send included)", cost[2])
+}
+
+// TestSubscriptionsPerSocket: one socket holds at most 100 subscriptions;
+// the one past the limit is refused, the others stay live.
+func TestSubscriptionsPerSocket(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	srv := e.live()
+	w := connect(t, srv, "graphql-transport-ws", token(t, seed.Admin))
+	for i := range live.MaxSubscriptionsPerConn + 1 {
+		w.subscribe(fmt.Sprint(i), `subscription { ticketQueue { kind } }`, nil)
+	}
+	m := w.next() // the refusal (any id: the subscriptions start concurrently)
+	var p struct{ Errors []gqlError }
+	json.Unmarshal(m.Payload, &p)
+	if m.Type != "next" || len(p.Errors) == 0 || p.Errors[0].Extensions["code"] != "RATE_LIMITED" {
+		t.Fatalf("got %s %s", m.Type, m.Payload)
+	}
+	if end := w.next(); end.Type != "complete" || end.ID != m.ID {
+		t.Fatalf("got %s %s", end.Type, end.ID)
+	}
+	subscribed(t, e.hub, live.MaxSubscriptionsPerConn)
+	e.newTicket("")
+	seen := map[string]bool{}
+	for range live.MaxSubscriptionsPerConn {
+		n := w.next()
+		if n.Type != "next" || !strings.Contains(string(n.Payload), `"ADDED"`) {
+			t.Fatalf("got %s %s", n.Type, n.Payload)
+		}
+		seen[n.ID] = true
+	}
+	if len(seen) != live.MaxSubscriptionsPerConn || seen[m.ID] {
+		t.Fatalf("%d subscriptions got the event (refused: %s)", len(seen), m.ID)
+	}
 }

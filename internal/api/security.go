@@ -17,6 +17,7 @@ import (
 	"github.com/savvysolve/api/internal/apperr"
 	"github.com/savvysolve/api/internal/auth"
 	"github.com/savvysolve/api/internal/clientip"
+	"github.com/savvysolve/api/internal/wsconn"
 )
 
 type ctxKey int
@@ -47,7 +48,7 @@ func (d Deps) cors() *cors.Cors {
 	return cors.New(cors.Options{
 		AllowOriginFunc: d.allowedOrigin,
 		AllowedMethods:  []string{http.MethodGet, http.MethodPost},
-		AllowedHeaders:  []string{"Authorization", "Content-Type"},
+		AllowedHeaders:  []string{"Authorization", "Content-Type", "Last-Event-ID"}, // Last-Event-ID: SSE resume
 		ExposedHeaders:  []string{"Retry-After"},
 		MaxAge:          600,
 	})
@@ -86,6 +87,7 @@ func (d Deps) plainHTTP(next http.Handler) http.Handler {
 			return
 		}
 		defer d.running.Release(1)
+		ctx = context.WithValue(ctx, turnKey{}, true)
 		rw := &replyWriter{ResponseWriter: w}
 		ctx = context.WithValue(ctx, replyKey, rw)
 		ctx = context.WithValue(ctx, methodKey, r.Method)
@@ -98,6 +100,32 @@ func (d Deps) plainHTTP(next http.Handler) http.Handler {
 			r = r.WithContext(ctx)
 		}
 		next.ServeHTTP(rw, r)
+	})
+}
+
+// eventStream guards GraphQL over SSE (graphql-sse's distinct connections):
+// the websockets' origin rule (a page from an origin other than the
+// server's own and ALLOWED_ORIGINS is refused with 403), then, as for plain
+// HTTP, JSON bodies of at most MaxBodyBytes read by the deadline. The stream
+// itself has no deadline; queries and mutations get theirs, and their turn,
+// in line.
+func (d Deps) eventStream(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if origin := r.Header.Get("Origin"); origin != "" && !wsconn.SameOrigin(origin, r) && !d.originAllowed(origin, r) {
+			writeError(w, http.StatusForbidden, apperr.New(apperr.Forbidden, "pages from this origin may not open event streams"))
+			return
+		}
+		if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+			writeError(w, http.StatusUnsupportedMediaType, apperr.New(apperr.BadUserInput,
+				"POST a JSON GraphQL request with Content-Type: application/json"))
+			return
+		}
+		body, ok := d.readBody(w, r, time.Now().Add(d.Limits.RequestTimeout))
+		if !ok {
+			return
+		}
+		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		next.ServeHTTP(w, r)
 	})
 }
 

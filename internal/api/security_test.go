@@ -441,6 +441,10 @@ func TestCORS(t *testing.T) {
 		w.Header().Get("Access-Control-Allow-Credentials") != "" {
 		t.Fatalf("allowed origin: %d %v", w.Code, w.Header())
 	}
+	// An SSE client resuming sends Last-Event-ID.
+	if w := preflight(e.h, testOrigin, "authorization,content-type,last-event-id"); w.Header().Get("Access-Control-Allow-Headers") != "authorization,content-type,last-event-id" {
+		t.Fatalf("SSE resume: %d %v", w.Code, w.Header())
+	}
 	for _, c := range []struct{ origin, headers string }{
 		{"https://evil.example", "content-type"},
 		{testOrigin, "content-type,x-custom"},
@@ -766,5 +770,56 @@ func TestRequestsWaitTheirTurn(t *testing.T) {
 	// It ran after the claim: it sees the ticket claimed.
 	if r := <-read; r.code() != "" || str(r.Data, "ticket", "status") != "CLAIMED" {
 		t.Fatalf("read: %+v", r)
+	}
+}
+
+// TestSocketRequestsWaitTheirTurn: queries and mutations over a websocket or
+// an SSE stream wait in the same line (MaxInFlight) as plain HTTP requests.
+func TestSocketRequestsWaitTheirTurn(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnvOpts(t, opts{limits: api.Limits{MaxInFlight: 1}})
+	srv := e.live()
+	id, _ := e.newTicket("")
+	solver, admin := token(t, seed.Solver1), token(t, seed.Admin)
+	tx, err := e.db.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, "SELECT 1 FROM tickets WHERE id = ? FOR UPDATE", id); err != nil {
+		t.Fatal(err)
+	}
+	claimed := make(chan result, 1)
+	go func() { claimed <- e.do(solver, claim, map[string]any{"id": id}) }() // holds the one turn
+	for waiting := 0; waiting == 0; time.Sleep(10 * time.Millisecond) {
+		if err := e.db.NewRaw("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'").
+			Scan(ctx, &waiting); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const read = `query($id: ID!) { ticket(id: $id) { status } }`
+	w := connect(t, srv, "graphql-transport-ws", admin)
+	w.subscribe("q", read, map[string]any{"id": id})
+	s, _ := openSSE(t, srv, read, map[string]any{"id": id}, map[string]string{"Authorization": "Bearer " + admin})
+	select {
+	case m := <-w.msgs:
+		t.Fatalf("the socket's query ran beside the blocked claim: %s %s", m.Type, m.Payload)
+	case ev := <-s.events:
+		t.Fatalf("the stream's query ran beside the blocked claim: %s %s", ev.Event, ev.Data)
+	case <-time.After(300 * time.Millisecond):
+	}
+	if err := tx.Rollback(); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-claimed; r.code() != "" {
+		t.Fatalf("claim: %+v", r)
+	}
+	// They ran after the claim: they see the ticket claimed.
+	if d := w.data("q"); str(d, "ticket", "status") != "CLAIMED" {
+		t.Fatalf("socket: %v", d)
+	}
+	if _, d := s.data(); str(d, "ticket", "status") != "CLAIMED" {
+		t.Fatalf("stream: %v", d)
 	}
 }

@@ -8,16 +8,15 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/handler/transport"
-
 	"github.com/savvysolve/api/internal/apperr"
 	"github.com/savvysolve/api/internal/auth"
+	"github.com/savvysolve/api/internal/live"
 	"github.com/savvysolve/api/internal/wsconn"
 )
 
 // originAllowed lets pages from the allowed origins (see allowedOrigin)
-// open a socket (same-origin pages, the Playground included, are always
-// allowed by the adapter).
+// open a socket or an event stream (same-origin pages, the Playground
+// included, always may).
 func (d Deps) originAllowed(origin string, _ *http.Request) bool {
 	return d.allowedOrigin(origin)
 }
@@ -50,37 +49,83 @@ func localOrigin(origin string) bool {
 // initSocket authenticates a websocket from its connection_init payload
 // ("Authorization", "authorization" or {"headers": {"Authorization": ...}}).
 // A bad token closes the socket with 4401 and a reason; an expiring token
-// closes it with 4401 when it expires.
-func (d Deps) initSocket(ctx context.Context, p transport.InitPayload) (context.Context, *transport.InitPayload, error) {
-	authz := p.Authorization()
+// closes it with 4403 when it expires (clients reconnect with a fresh one).
+// The payload's "resume" ({"<sessionId>": "<last message id seen>"}) is where
+// the socket's chat subscriptions without `after` start.
+func (d Deps) initSocket(ctx context.Context, p map[string]any) (context.Context, error) {
+	authz := authorization(p)
 	if h, ok := p["headers"].(map[string]any); authz == "" && ok {
-		authz = transport.InitPayload(h).Authorization()
+		authz = authorization(h)
 	}
 	// Without a token in the payload, the upgrade request's own header counts.
 	v := auth.ViewerFrom(ctx)
 	if authz != "" {
 		var err error
 		if v, err = d.Auth.Authenticate(ctx, authz); err != nil {
-			return refuse(ctx, err)
+			reason := "invalid token"
+			if e := apperr.From(err); e != nil && e.Code == apperr.Unauthent {
+				reason = e.Message
+			}
+			return ctx, &wsconn.Refusal{Code: wsconn.CodeUnauthorized, Reason: reason}
 		}
 	}
-	if !v.ExpiresAt.IsZero() {
-		t := time.AfterFunc(time.Until(v.ExpiresAt), func() {
-			wsconn.CloseConn(ctx, wsconn.CodeUnauthorized, "token expired")
-		})
-		context.AfterFunc(ctx, func() { t.Stop() })
+	if raw, ok := p["resume"]; ok && raw != nil {
+		points, ok := resumePoints(raw)
+		if !ok {
+			return ctx, &wsconn.Refusal{Code: wsconn.CodeBadRequest,
+				Reason: `resume must map session ids to message ids: {"<sessionId>": "<messageId>"}`}
+		}
+		ctx = live.WithResume(ctx, points)
 	}
-	return auth.WithViewer(ctx, v), nil, nil
+	expireWith(ctx, v)
+	return auth.WithViewer(ctx, v), nil
 }
 
-// refuse ends a websocket whose token does not verify: close code 4401 with a reason.
-func refuse(ctx context.Context, err error) (context.Context, *transport.InitPayload, error) {
-	{
-		reason := "invalid token"
-		if e := apperr.From(err); e != nil && e.Code == apperr.Unauthent {
-			reason = e.Message
-		}
-		ctx = transport.WithWebsocketCloseCode(ctx, wsconn.CodeUnauthorized)
-		return transport.AppendCloseReason(ctx, reason), nil, apperr.New(apperr.Unauthent, "%s", reason)
+// initStream prepares an SSE stream: its Last-Event-ID (the last chat
+// message the client saw) is where a chat subscription without `after`
+// starts, and the stream ends when the token expires (the client reconnects
+// with a fresh one and that id). The token itself was checked by the auth
+// middleware, like any HTTP request's.
+func (d Deps) initStream(ctx context.Context, r *http.Request) (context.Context, error) {
+	ctx = live.WithLastEventID(ctx, r.Header.Get("Last-Event-ID"))
+	expireWith(ctx, auth.ViewerFrom(ctx))
+	return ctx, nil
+}
+
+// expireWith closes ctx's connection with 4403 when v's token expires.
+func expireWith(ctx context.Context, v auth.Viewer) {
+	if v.ExpiresAt.IsZero() {
+		return
 	}
+	t := time.AfterFunc(time.Until(v.ExpiresAt), func() {
+		wsconn.CloseConn(ctx, wsconn.CodeForbidden, "token expired")
+	})
+	wsconn.OnClose(ctx, func() { t.Stop() })
+}
+
+// authorization reads the token of an init payload (or its "headers").
+func authorization(p map[string]any) string {
+	for _, k := range []string{"Authorization", "authorization"} {
+		if s, ok := p[k].(string); ok && s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// resumePoints reads a "resume" object of session ids to message ids.
+func resumePoints(raw any) (map[string]string, bool) {
+	m, ok := raw.(map[string]any)
+	if !ok {
+		return nil, false
+	}
+	points := make(map[string]string, len(m))
+	for sid, v := range m {
+		id, ok := v.(string)
+		if !ok {
+			return nil, false
+		}
+		points[sid] = id
+	}
+	return points, true
 }

@@ -14,6 +14,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -89,7 +90,7 @@ type server struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	base string
-	log  *bytes.Buffer
+	log  *syncBuffer
 	done chan error
 }
 
@@ -111,7 +112,7 @@ func start(t *testing.T, env ...string) *server {
 	cmd.Env = append(os.Environ(), append([]string{
 		fmt.Sprintf("PORT=%d", port), "HOST=127.0.0.1", "AUTH_JWT_SECRET=" + secret, "SEED_ON_START=false",
 	}, env...)...)
-	s := &server{t: t, cmd: cmd, base: fmt.Sprintf("http://127.0.0.1:%d", port), log: new(bytes.Buffer), done: make(chan error, 1)}
+	s := &server{t: t, cmd: cmd, base: fmt.Sprintf("http://127.0.0.1:%d", port), log: new(syncBuffer), done: make(chan error, 1)}
 	cmd.Stdout, cmd.Stderr = s.log, s.log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
@@ -278,4 +279,23 @@ func eventually(t *testing.T, what string, timeout time.Duration, cond func() bo
 			t.Fatalf("timed out after %s waiting for %s", timeout, what)
 		}
 	}
+}
+
+// syncBuffer is the server's output: the process writes it while a failing
+// test may already read it.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

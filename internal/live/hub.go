@@ -118,11 +118,14 @@ func (h *Hub) add(set map[string]map[subscriber]struct{}, key string, s subscrib
 	set[key][s] = struct{}{}
 	h.mu.Unlock()
 	h.Observe.Subscribed(kind, 1)
-	context.AfterFunc(s.context(), func() {
+	done := func() {
 		s.stop()
 		h.remove(set, key, s, kind)
 		release()
-	})
+	}
+	if !wsconn.OnEnd(s.context(), done) { // a transport of our own tells; else the context does
+		context.AfterFunc(s.context(), done)
+	}
 }
 
 func (h *Hub) remove(set map[string]map[subscriber]struct{}, key string, s subscriber, kind string) {

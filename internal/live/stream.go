@@ -4,11 +4,19 @@ import (
 	"context"
 	"sync"
 	"time"
+
+	"github.com/savvysolve/api/internal/wsconn"
 )
 
 // outBuffer is the capacity of a stream's channel: what the hub can hand
 // over without waiting. Beyond it items wait in the stream's backlog.
 const outBuffer = 16
+
+// rereads bounds the streams that read from the database at once: many
+// clients subscribing together (a reconnect after a deploy) wait their turn
+// shallowly instead of each growing a deep stack in the driver while it
+// waits for one of the pool's connections.
+var rereads = make(chan struct{}, 16)
 
 // subscriber is what the hub routes events to.
 type subscriber interface {
@@ -23,17 +31,20 @@ type subscriber interface {
 	stop()
 }
 
-// stream feeds one subscription's channel, which gqlgen reads. No goroutine
-// waits per subscription: the hub sends into the channel directly. Only when
+// stream feeds one subscription's channel, which the transport reads. No
+// goroutine waits per subscription: the hub sends into the channel directly,
+// and wakes the transport (wsconn.Wake), which then pulls the item. Only when
 // there is a backlog (a full channel, the replay of a chat, a gap, a lost
 // listener) does a worker goroutine run, until the backlog is delivered; while
-// it runs it alone sends, so the order holds.
+// it runs it alone sends, so the order holds, and so does the order of the
+// wakes.
 type stream[T any] struct {
 	ctx    context.Context
 	out    chan T
 	wrap   func(item) T
 	reread rereader
-	chat   bool // items are chat messages: deliver them by seq, without gaps or repeats
+	chat   bool            // items are chat messages: deliver them by seq, without gaps or repeats
+	wake   func(id string) // told after each send (with the item's event id) and after the close
 
 	mu      sync.Mutex
 	backlog []item    // items waiting for the worker
@@ -53,7 +64,20 @@ type rereader func(ctx context.Context, last int, since time.Time) (items []item
 // newStream returns a stream that sends wrap(item) for each item and rereads
 // what it missed with reread. A chat stream is then set up by holdForReplay.
 func newStream[T any](ctx context.Context, wrap func(item) T, reread rereader) *stream[T] {
-	return &stream[T]{ctx: ctx, out: make(chan T, outBuffer), wrap: wrap, reread: reread}
+	wake := wsconn.Wake(ctx)
+	if wake == nil { // the transport pulls the channel itself
+		wake = func(string) {}
+	}
+	return &stream[T]{ctx: ctx, out: make(chan T, outBuffer), wrap: wrap, reread: reread, wake: wake}
+}
+
+// eventID is an item's id for transports that label events (SSE's `id:`):
+// a chat message's id, from which a subscription can resume.
+func eventID(it item) string {
+	if it.msg != nil {
+		return it.msg.ID
+	}
+	return ""
 }
 
 func (s *stream[T]) context() context.Context { return s.ctx }
@@ -102,6 +126,7 @@ func (s *stream[T]) push(it item) bool {
 		if s.chat {
 			s.last = it.msg.Seq
 		}
+		s.wake(eventID(it))
 	default: // the channel is full: the worker waits for room
 		s.backlog = append(s.backlog, it)
 		s.startWorker(false)
@@ -139,6 +164,7 @@ func (s *stream[T]) end() {
 	if !s.busy && !s.closed {
 		s.closed = true
 		close(s.out)
+		s.wake("")
 	}
 }
 
@@ -177,7 +203,9 @@ func (s *stream[T]) next() (items []item, reread, ok bool) {
 	s.again = false
 	last, since := s.last, s.since
 	s.mu.Unlock()
+	rereads <- struct{}{}
 	items, more := s.reread(s.ctx, last, since)
+	<-rereads
 	if more {
 		s.mu.Lock()
 		s.again = true
@@ -206,6 +234,7 @@ func (s *stream[T]) deliver(it item, reread bool) bool {
 	case <-s.ctx.Done():
 		return false
 	}
+	s.wake(eventID(it))
 	if s.chat {
 		s.mu.Lock()
 		s.last = it.msg.Seq

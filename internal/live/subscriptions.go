@@ -29,8 +29,12 @@ func open(ctx context.Context) (auth.Viewer, func(), error) {
 
 // SessionMessages streams a session's chat to a participant (or an admin):
 // first every message after the message `after` (all when nil), then new ones,
-// in order, without gaps or duplicates.
+// in order, without gaps or duplicates. Without `after`, the connection's
+// resume point for the session, if any, counts as `after` (see WithResume).
 func (h *Hub) SessionMessages(ctx context.Context, sessionID string, after *string) (<-chan *models.SessionMessage, error) {
+	if after == nil {
+		after = resumeAfter(ctx, sessionID)
+	}
 	v, release, err := open(ctx)
 	if err != nil {
 		return nil, err

@@ -54,7 +54,7 @@ func newServer(t *testing.T, c config) *server {
 	log := slog.New(slog.NewJSONHandler(s.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 
 	srv := handler.New(s.schema.executable())
-	srv.AddTransport(transport.Websocket{Implementation: wsconn.Implementation{}, KeepAlivePingInterval: time.Second})
+	srv.AddTransport(&wsconn.Transport{PingInterval: time.Second})
 	srv.AddTransport(transport.GET{})
 	srv.AddTransport(transport.POST{})
 	srv.SetErrorPresenter(presentError)

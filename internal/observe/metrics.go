@@ -29,7 +29,7 @@ const (
 type MetricsConfig struct {
 	// DB is the pool under Bun (bun.DB.DB); nil: no pool metrics.
 	DB *sql.DB
-	// WebSockets returns the number of open websockets (wsconn.Registry.Len);
+	// WebSockets returns the number of open websockets and SSE streams (wsconn.Registry.Len);
 	// nil: no websocket gauge.
 	WebSockets func() int
 	// MaxOperations caps the distinct operation label values (0: DefaultMaxOperations).
@@ -105,7 +105,7 @@ func NewMetrics(c MetricsConfig) *Metrics {
 		}, []string{"loader"}),
 		http: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: namespace, Name: "http_requests_total",
-			Help: "HTTP requests answered, by status code (101 for websocket upgrades, counted when the socket closes).",
+			Help: "HTTP requests answered, by status code (101 for websocket upgrades, counted once the handshake is done).",
 		}, []string{"code"}),
 		waiting: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "http_requests_waiting",
