@@ -61,7 +61,7 @@ func TestSocketAuth(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	srv := e.live()
-	sid, _ := e.openSession()
+	sid, guest := e.openSession()
 
 	t.Run("BadTokenCloses4401", func(t *testing.T) {
 		w, _, err := dial(t, srv, "graphql-transport-ws", nil, map[string]any{"Authorization": "Bearer nonsense"})
@@ -82,13 +82,16 @@ func TestSocketAuth(t *testing.T) {
 		}
 		w.subscribe("1", chat, map[string]any{"id": sid}) // admins may read any chat
 		w.subscribe("2", `subscription { ticketQueue { kind } }`, nil)
-		time.Sleep(100 * time.Millisecond)
-		// Events may already flow (the session's claim is a queue event);
-		// what must not come is a refusal.
-		for len(w.msgs) > 0 {
-			if m := <-w.msgs; m.Type != "next" || strings.Contains(string(m.Payload), `"errors"`) {
+		// Both are accepted when an event of each arrives; a refusal would
+		// come first. (Queue events from earlier claims may come too.)
+		e.must(guest, send, map[string]any{"id": sid, "body": "accepted?"})
+		e.newTicket("")
+		for chat, queue := false, false; !chat || !queue; {
+			m := w.next()
+			if m.Type != "next" || strings.Contains(string(m.Payload), `"errors"`) {
 				t.Fatalf("refused: %s %s", m.Type, m.Payload)
 			}
+			chat, queue = chat || m.ID == "1", queue || m.ID == "2"
 		}
 	})
 	cases := []struct {
@@ -311,11 +314,17 @@ func TestNoLeaks(t *testing.T) {
 	e := newEnv(t)
 	srv := e.live()
 	sid, guest := e.openSession()
-	settle := func() int {
-		time.Sleep(300 * time.Millisecond)
-		return runtime.NumGoroutine()
+	// The baseline: the count once it stops changing (the server's own
+	// goroutines started by the first requests have settled).
+	base := runtime.NumGoroutine()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		runtime.Gosched()
+		n := runtime.NumGoroutine()
+		if n == base {
+			break
+		}
+		base = n
 	}
-	base := settle()
 	var clients []*wsClient
 	for i := 0; i < 20; i++ {
 		w := connect(t, srv, "graphql-transport-ws", guest)
@@ -330,10 +339,11 @@ func TestNoLeaks(t *testing.T) {
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		got := settle()
+		got := runtime.NumGoroutine()
 		if got <= base+2 && e.hub.Len() == 0 {
 			return
 		}
+		runtime.Gosched()
 		if time.Now().After(deadline) {
 			buf := make([]byte, 1<<20)
 			t.Fatalf("goroutines: %d, baseline %d; subscriptions left: %d\n%s", got, base, e.hub.Len(), buf[:runtime.Stack(buf, true)])
