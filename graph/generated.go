@@ -9462,7 +9462,7 @@ func (ec *executionContext) _CallLog(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "session":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._CallLog_session(ctx, field, obj)
@@ -9987,13 +9987,13 @@ func (ec *executionContext) _Rating(ctx context.Context, sel ast.SelectionSet, o
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "session":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Rating_session(ctx, field, obj)
 				})
 		case "solver":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Rating_solver(ctx, field, obj)
@@ -10128,7 +10128,7 @@ func (ec *executionContext) _ScreenShareSession(ctx context.Context, sel ast.Sel
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "session":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._ScreenShareSession_session(ctx, field, obj)
@@ -10192,13 +10192,13 @@ func (ec *executionContext) _Session(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "ticket":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Session_ticket(ctx, field, obj)
 				})
 		case "solver":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Session_solver(ctx, field, obj)
@@ -10219,7 +10219,7 @@ func (ec *executionContext) _Session(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "earningsCents":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Session_earningsCents(ctx, field, obj)
@@ -10235,31 +10235,31 @@ func (ec *executionContext) _Session(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "messages":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Session_messages(ctx, field, obj)
 				})
 		case "callLogs":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Session_callLogs(ctx, field, obj)
 				})
 		case "screenShares":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Session_screenShares(ctx, field, obj)
 				})
 		case "rating":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Session_rating(ctx, field, obj)
 				})
 		case "payment":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Session_payment(ctx, field, obj)
@@ -10379,7 +10379,7 @@ func (ec *executionContext) _SessionMessage(ctx context.Context, sel ast.Selecti
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "session":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._SessionMessage_session(ctx, field, obj)
@@ -10390,7 +10390,7 @@ func (ec *executionContext) _SessionMessage(ctx context.Context, sel ast.Selecti
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "author":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._SessionMessage_author(ctx, field, obj)
@@ -10568,13 +10568,13 @@ func (ec *executionContext) _SmsLog(ctx context.Context, sel ast.SelectionSet, o
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "ticket":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._SmsLog_ticket(ctx, field, obj)
 				})
 		case "session":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._SmsLog_session(ctx, field, obj)
@@ -10643,7 +10643,7 @@ func (ec *executionContext) _Solver(ctx context.Context, sel ast.SelectionSet, o
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "user":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Solver_user(ctx, field, obj)
@@ -10659,25 +10659,25 @@ func (ec *executionContext) _Solver(ctx context.Context, sel ast.SelectionSet, o
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "revenueSharePercent":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Solver_revenueSharePercent(ctx, field, obj)
 				})
 		case "stats":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Solver_stats(ctx, field, obj)
 				})
 		case "ratings":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Solver_ratings(ctx, field, obj)
 				})
 		case "sessions":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Solver_sessions(ctx, field, obj)
@@ -10876,7 +10876,7 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "customerInfo":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Ticket_customerInfo(ctx, field, obj)
@@ -10902,7 +10902,7 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "solver":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Ticket_solver(ctx, field, obj)
@@ -10913,25 +10913,25 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "sessions":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Ticket_sessions(ctx, field, obj)
 				})
 		case "smsLogs":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Ticket_smsLogs(ctx, field, obj)
 				})
 		case "callLogs":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, true,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Ticket_callLogs(ctx, field, obj)
 				})
 		case "statusReason":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._Ticket_statusReason(ctx, field, obj)
@@ -11099,7 +11099,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "email":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_email(ctx, field, obj)
@@ -11110,7 +11110,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "phone":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_phone(ctx, field, obj)
@@ -11121,7 +11121,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "solver":
-			out.ResolveConcurrently(ec.OperationContext, &deferred, i,
+			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
 				true, false,
 				func(ctx context.Context) graphql.Marshaler {
 					return ec._User_solver(ctx, field, obj)
@@ -11611,7 +11611,7 @@ func (ec *executionContext) marshalNBoolean2bool(ctx context.Context, sel ast.Se
 }
 
 func (ec *executionContext) marshalNCallLog2ᚕᚖgithubᚗcomᚋsavvysolveᚋapiᚋmodelsᚐCallLogᚄ(ctx context.Context, sel ast.SelectionSet, v []*models.CallLog) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNCallLog2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋmodelsᚐCallLog(ctx, sel, v[i])
@@ -11755,7 +11755,7 @@ func (ec *executionContext) marshalNRatingConnection2ᚖgithubᚗcomᚋsavvysolv
 }
 
 func (ec *executionContext) marshalNRatingEdge2ᚕᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Edge[*models.Rating]) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNRatingEdge2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdge(ctx, sel, v[i])
@@ -11779,7 +11779,7 @@ func (ec *executionContext) marshalNRatingEdge2ᚖgithubᚗcomᚋsavvysolveᚋap
 }
 
 func (ec *executionContext) marshalNScreenShareSession2ᚕᚖgithubᚗcomᚋsavvysolveᚋapiᚋmodelsᚐScreenShareSessionᚄ(ctx context.Context, sel ast.SelectionSet, v []*models.ScreenShareSession) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNScreenShareSession2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋmodelsᚐScreenShareSession(ctx, sel, v[i])
@@ -11803,7 +11803,7 @@ func (ec *executionContext) marshalNScreenShareSession2ᚖgithubᚗcomᚋsavvyso
 }
 
 func (ec *executionContext) marshalNSession2ᚕᚖgithubᚗcomᚋsavvysolveᚋapiᚋmodelsᚐSessionᚄ(ctx context.Context, sel ast.SelectionSet, v []*models.Session) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNSession2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋmodelsᚐSession(ctx, sel, v[i])
@@ -11835,7 +11835,7 @@ func (ec *executionContext) marshalNSessionConnection2ᚖgithubᚗcomᚋsavvysol
 }
 
 func (ec *executionContext) marshalNSessionEdge2ᚕᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Edge[*models.Session]) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNSessionEdge2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdge(ctx, sel, v[i])
@@ -11875,7 +11875,7 @@ func (ec *executionContext) marshalNSessionMessageConnection2ᚖgithubᚗcomᚋs
 }
 
 func (ec *executionContext) marshalNSessionMessageEdge2ᚕᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Edge[*models.SessionMessage]) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNSessionMessageEdge2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdge(ctx, sel, v[i])
@@ -11899,7 +11899,7 @@ func (ec *executionContext) marshalNSessionMessageEdge2ᚖgithubᚗcomᚋsavvyso
 }
 
 func (ec *executionContext) marshalNSmsLog2ᚕᚖgithubᚗcomᚋsavvysolveᚋapiᚋmodelsᚐSmsLogᚄ(ctx context.Context, sel ast.SelectionSet, v []*models.SmsLog) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNSmsLog2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋmodelsᚐSmsLog(ctx, sel, v[i])
@@ -11944,7 +11944,7 @@ func (ec *executionContext) marshalNSolverConnection2ᚖgithubᚗcomᚋsavvysolv
 }
 
 func (ec *executionContext) marshalNSolverEdge2ᚕᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Edge[*models.Solver]) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNSolverEdge2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdge(ctx, sel, v[i])
@@ -12026,7 +12026,7 @@ func (ec *executionContext) marshalNTicketConnection2ᚖgithubᚗcomᚋsavvysolv
 }
 
 func (ec *executionContext) marshalNTicketEdge2ᚕᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Edge[*models.Ticket]) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNTicketEdge2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdge(ctx, sel, v[i])
@@ -12118,7 +12118,7 @@ func (ec *executionContext) marshalNUserConnection2ᚖgithubᚗcomᚋsavvysolve�
 }
 
 func (ec *executionContext) marshalNUserEdge2ᚕᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdgeᚄ(ctx context.Context, sel ast.SelectionSet, v []*model.Edge[*models.User]) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNUserEdge2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdge(ctx, sel, v[i])
@@ -12156,7 +12156,7 @@ func (ec *executionContext) marshalN__Directive2githubᚗcomᚋ99designsᚋgqlge
 }
 
 func (ec *executionContext) marshalN__Directive2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirectiveᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.Directive) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__Directive2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐDirective(ctx, sel, v[i])
@@ -12200,7 +12200,7 @@ func (ec *executionContext) unmarshalN__DirectiveLocation2ᚕstringᚄ(ctx conte
 }
 
 func (ec *executionContext) marshalN__DirectiveLocation2ᚕstringᚄ(ctx context.Context, sel ast.SelectionSet, v []string) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__DirectiveLocation2string(ctx, sel, v[i])
@@ -12228,7 +12228,7 @@ func (ec *executionContext) marshalN__InputValue2githubᚗcomᚋ99designsᚋgqlg
 }
 
 func (ec *executionContext) marshalN__InputValue2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValueᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.InputValue) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__InputValue2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValue(ctx, sel, v[i])
@@ -12256,7 +12256,7 @@ func (ec *executionContext) marshalN__Type2githubᚗcomᚋ99designsᚋgqlgenᚋg
 }
 
 func (ec *executionContext) marshalN__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐTypeᚄ(ctx context.Context, sel ast.SelectionSet, v []introspection.Type) graphql.Marshaler {
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__Type2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, sel, v[i])
@@ -12351,7 +12351,7 @@ func (ec *executionContext) marshalODeviceType2ᚕgithubᚗcomᚋsavvysolveᚋap
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNDeviceType2githubᚗcomᚋsavvysolveᚋapiᚋmodelsᚐDeviceType(ctx, sel, v[i])
@@ -12548,7 +12548,7 @@ func (ec *executionContext) marshalOTicketStatus2ᚕgithubᚗcomᚋsavvysolveᚋ
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNTicketStatus2githubᚗcomᚋsavvysolveᚋapiᚋmodelsᚐTicketStatus(ctx, sel, v[i])
@@ -12618,7 +12618,7 @@ func (ec *executionContext) marshalOUrgency2ᚕgithubᚗcomᚋsavvysolveᚋapi�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalNUrgency2githubᚗcomᚋsavvysolveᚋapiᚋmodelsᚐUrgency(ctx, sel, v[i])
@@ -12676,7 +12676,7 @@ func (ec *executionContext) marshalO__EnumValue2ᚕgithubᚗcomᚋ99designsᚋgq
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__EnumValue2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐEnumValue(ctx, sel, v[i])
@@ -12695,7 +12695,7 @@ func (ec *executionContext) marshalO__Field2ᚕgithubᚗcomᚋ99designsᚋgqlgen
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__Field2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐField(ctx, sel, v[i])
@@ -12714,7 +12714,7 @@ func (ec *executionContext) marshalO__InputValue2ᚕgithubᚗcomᚋ99designsᚋg
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__InputValue2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐInputValue(ctx, sel, v[i])
@@ -12733,7 +12733,7 @@ func (ec *executionContext) marshalO__Type2ᚕgithubᚗcomᚋ99designsᚋgqlgen�
 	if v == nil {
 		return graphql.Null
 	}
-	ret := graphql.MarshalSliceConcurrently(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+	ret := marshalSlice(ctx, len(v), 0, false, func(ctx context.Context, i int) graphql.Marshaler {
 		fc := graphql.GetFieldContext(ctx)
 		fc.Result = &v[i]
 		return ec.marshalN__Type2githubᚗcomᚋ99designsᚋgqlgenᚋgraphqlᚋintrospectionᚐType(ctx, sel, v[i])

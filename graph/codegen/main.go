@@ -1,0 +1,57 @@
+// Command codegen regenerates graph/ (and new resolver stubs) from
+// gqlgen.yml with gqlgen, as `go tool gqlgen generate` would, then points the
+// generated code's concurrent list marshalling and field resolution at
+// graph/inline.go, which runs them on the calling goroutine for operations
+// that read ahead and hands the rest back to gqlgen. gqlgen's templates have
+// no option for it. `make generate` runs it; CI checks that its output is
+// committed.
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"go/format"
+	"log"
+	"os"
+
+	"github.com/99designs/gqlgen/api"
+	"github.com/99designs/gqlgen/codegen/config"
+)
+
+// rewrites replace calls of gqlgen's runtime in the generated file; each
+// must match, so that a change of gqlgen's output fails here, not silently.
+var rewrites = []struct{ old, new string }{
+	{"graphql.MarshalSliceConcurrently(", "marshalSlice("},
+	{"out.ResolveConcurrently(ec.OperationContext, &deferred, i,", "resolveField(ctx, field, out, ec.OperationContext, &deferred, i,"},
+}
+
+func main() {
+	log.SetFlags(0)
+	cfg, err := config.LoadConfigFromDefaultLocations()
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := api.Generate(cfg); err != nil {
+		log.Fatal(err)
+	}
+	if err := rewrite(cfg.Exec.Filename); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func rewrite(path string) error {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	for _, r := range rewrites {
+		if !bytes.Contains(src, []byte(r.old)) {
+			return fmt.Errorf("%s: no %q to rewrite: has gqlgen's output changed?", path, r.old)
+		}
+		src = bytes.ReplaceAll(src, []byte(r.old), []byte(r.new))
+	}
+	if src, err = format.Source(src); err != nil {
+		return err
+	}
+	return os.WriteFile(path, src, 0o644)
+}
