@@ -1,9 +1,11 @@
 // Command codegen regenerates graph/ (and new resolver stubs) from
-// gqlgen.yml with gqlgen, as `go tool gqlgen generate` would, then points the
-// generated code's concurrent list marshalling and field resolution at
-// graph/inline.go, which runs them on the calling goroutine for operations
-// that read ahead and hands the rest back to gqlgen. gqlgen's templates have
-// no option for it. `make generate` runs it; CI checks that its output is
+// gqlgen.yml with gqlgen, as `go tool gqlgen generate` would, then points a
+// few calls of the generated code at graph/inline.go: concurrent list
+// marshalling and field resolution, which run on the calling goroutine for
+// operations that read ahead and go back to gqlgen for the rest; the
+// @defer bookkeeping of every object, set up only when a field is deferred;
+// and the writing of an object. gqlgen's templates have no option for any
+// of it. `make generate` runs it; CI checks that its output is
 // committed.
 package main
 
@@ -23,6 +25,8 @@ import (
 var rewrites = []struct{ old, new string }{
 	{"graphql.MarshalSliceConcurrently(", "marshalSlice("},
 	{"out.ResolveConcurrently(ec.OperationContext, &deferred, i,", "resolveField(ctx, field, out, ec.OperationContext, &deferred, i,"},
+	{"\tdeferred := graphql.NewDeferredGroup(ctx)\n", "\tdeferred := newDeferredGroup(ctx, fields)\n"},
+	{"\treturn out\n}\n", "\treturn object{fields, out}\n}\n"},
 }
 
 func main() {
