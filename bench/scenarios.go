@@ -28,9 +28,9 @@ const (
       messages(first: 20) { edges { node { id body createdAt author { name } } } }
       rating { rating comment } } } } } }`
 
-	// qHistory is chat history: the newest completed tickets, each with its
-	// solver and its sessions' first messages and rating (every ticket has
-	// them). The same request every time: an admin's first page.
+	// qHistory is chat history: the newest completed tickets (each has a
+	// solver and sessions), with their sessions' first messages and ratings.
+	// The same request every time: an admin's first page.
 	qHistory = `query History($first: Int!) { tickets(first: $first, filter: {status: [COMPLETED]}) {
   edges { node { id status createdAt
     solver { id user { name } }
