@@ -103,6 +103,7 @@ func writeResponse(w io.Writer, resp *graphql.Response, executed bool) {
 		return
 	}
 	var b bytes.Buffer
+	b.Grow(len(resp.Data) + 64)
 	b.WriteByte('{')
 	if len(resp.Errors) > 0 {
 		b.WriteString(`"errors":`)
