@@ -15,6 +15,8 @@ import (
 	"go/format"
 	"log"
 	"os"
+	"regexp"
+	"strings"
 
 	"github.com/99designs/gqlgen/api"
 	"github.com/99designs/gqlgen/codegen/config"
@@ -54,8 +56,68 @@ func rewrite(path string) error {
 		}
 		src = bytes.ReplaceAll(src, []byte(r.old), []byte(r.new))
 	}
+	if src, err = boundFields(src); err != nil {
+		return err
+	}
 	if src, err = format.Source(src); err != nil {
 		return err
 	}
 	return os.WriteFile(path, src, 0o644)
+}
+
+// boundField matches the generated resolution of a field bound to a struct
+// field (no resolver, no middleware of its own): $1 the function's head, $2
+// its body, $3 the value (obj.X), $4 the marshal function.
+var boundField = regexp.MustCompile(`(?m)^(func \(ec \*executionContext\) _\w+\(ctx context\.Context, field graphql\.CollectedField, obj \*[\w.]+\) \(ret graphql\.Marshaler\) \{\n)` +
+	`(\treturn graphql\.ResolveField\(\n\t\tctx,\n\t\tec\.OperationContext,\n\t\tfield,\n` +
+	`\t\tfunc\(ctx context\.Context, field graphql\.CollectedField\) \(\*graphql\.FieldContext, error\) \{\n\t\t\treturn ec\.fieldContext_\w+\(ctx, field\)\n\t\t\},\n` +
+	`\t\tfunc\(ctx context\.Context\) \(any, error\) \{\n\t\t\treturn (obj\.\w+), nil\n\t\t\},\n\t\tnil,\n` +
+	`\t\tfunc\(ctx context\.Context, selections ast\.SelectionSet, v [^)]+\) graphql\.Marshaler \{\n\t\t\treturn ec\.([^(\s]+)\(ctx, selections, v\)\n\t\t\},\n` +
+	`\t\t(?:true|false),\n\t\t(?:true|false),\n\t\)\n)\}\n`)
+
+// scalarMarshal matches the marshal functions of scalars and enums that
+// cannot fail: no error to place, so no field context to build. A non-null
+// Time fails when zero: its fast path is guarded.
+var scalarMarshal = regexp.MustCompile(`^marshal(NString2string|NInt2int|NID2string|NBoolean2bool|OString2ᚖstring|OInt2ᚖint|OTime2ᚖtimeᚐTime|NTime2timeᚐTime|N\w+2githubᚗcomᚋsavvysolveᚋapiᚋmodelsᚐ\w+)$`)
+
+// boundFields gives every bound scalar or enum field a fast path: the value
+// is marshalled at once, without the field context, context, closures and
+// boxing that graphql.ResolveField allocates for each field of each object
+// (most of a large response's allocations). Only a field's own middleware
+// could tell the difference, and the server's one field interceptor
+// (observe.Trace) skips fields without a resolver. The slow path stays for
+// the zero Time that a non-null field must report as an error.
+func boundFields(src []byte) ([]byte, error) {
+	n := 0
+	out := boundField.ReplaceAllFunc(src, func(m []byte) []byte {
+		g := boundField.FindSubmatch(m)
+		head, body, value, marshal := g[1], g[2], string(g[3]), string(g[4])
+		if !infallible(src, marshal) {
+			return m
+		}
+		n++
+		if marshal == "marshalNTime2timeᚐTime" {
+			return fmt.Appendf(nil, "%s\tif !%s.IsZero() {\n\t\treturn ec.%s(ctx, field.Selections, %s)\n\t}\n%s}\n", head, value, marshal, value, body)
+		}
+		return fmt.Appendf(nil, "%s\treturn ec.%s(ctx, field.Selections, %s)\n}\n", head, marshal, value)
+	})
+	if n == 0 {
+		return nil, fmt.Errorf("no bound scalar field found: has gqlgen's output changed?")
+	}
+	return out, nil
+}
+
+// infallible says whether the marshal function cannot report an error: a
+// built-in scalar's listed in scalarMarshal, or an enum's, which returns its
+// value as it is.
+func infallible(src []byte, marshal string) bool {
+	if !scalarMarshal.MatchString(marshal) {
+		return false
+	}
+	if !strings.Contains(marshal, "savvysolve") {
+		return true
+	}
+	enum := regexp.MustCompile(regexp.QuoteMeta("func (ec *executionContext) "+marshal+"(ctx context.Context, sel ast.SelectionSet, v models.") +
+		`\w+\) graphql\.Marshaler \{\n\treturn v\n\}`)
+	return enum.Match(src)
 }

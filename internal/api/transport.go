@@ -102,33 +102,30 @@ func writeResponse(w io.Writer, resp *graphql.Response, executed bool) {
 		writeJSON(w, resp) // an incremental payload: rare, keep the library's shape
 		return
 	}
-	var b bytes.Buffer
-	b.Grow(len(resp.Data) + 64)
-	b.WriteByte('{')
+	io.WriteString(w, "{")
 	if len(resp.Errors) > 0 {
-		b.WriteString(`"errors":`)
-		b.Write(mustMarshal(resp.Errors))
+		io.WriteString(w, `"errors":`)
+		w.Write(mustMarshal(resp.Errors))
 		if executed || len(resp.Extensions) > 0 {
-			b.WriteByte(',')
+			io.WriteString(w, ",")
 		}
 	}
 	if executed {
-		b.WriteString(`"data":`)
+		io.WriteString(w, `"data":`)
 		if len(resp.Data) == 0 {
-			b.WriteString("null")
+			io.WriteString(w, "null")
 		} else {
-			b.Write(resp.Data)
+			w.Write(resp.Data)
 		}
 		if len(resp.Extensions) > 0 {
-			b.WriteByte(',')
+			io.WriteString(w, ",")
 		}
 	}
 	if len(resp.Extensions) > 0 {
-		b.WriteString(`"extensions":`)
-		b.Write(mustMarshal(resp.Extensions))
+		io.WriteString(w, `"extensions":`)
+		w.Write(mustMarshal(resp.Extensions))
 	}
-	b.WriteByte('}')
-	w.Write(b.Bytes())
+	io.WriteString(w, "}")
 }
 
 func writeJSON(w io.Writer, v any) { w.Write(mustMarshal(v)) }
