@@ -21,6 +21,7 @@ require (
 require github.com/graph-gophers/dataloader/v7 v7.1.0
 
 require (
+	github.com/goccy/go-json v0.10.5
 	github.com/riverqueue/river/riverdriver/riverdatabasesql v0.51.1
 	github.com/stripe/stripe-go/v82 v82.5.1
 )
