@@ -176,9 +176,16 @@ func (d Deps) perOperation() graphql.OperationMiddleware {
 	live := loaders.New(d.DB, shared)
 	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		op := graphql.GetOperationContext(ctx)
-		if op.Operation != nil && op.Operation.Operation == ast.Subscription {
+		switch {
+		case op.Operation != nil && op.Operation.Operation == ast.Subscription:
 			ctx = loaders.With(ctx, live)
-		} else {
+		case op.Operation != nil && op.Operation.Operation == ast.Query:
+			// Every root field of Query reads its levels ahead: the rest
+			// resolves on this goroutine (loaders.Inline).
+			q := opts
+			q.Inline = true
+			ctx = loaders.With(ctx, loaders.New(d.DB, q))
+		default:
 			ctx = loaders.With(ctx, loaders.New(d.DB, opts))
 		}
 		ctx, _ = database.WithCounter(ctx)
