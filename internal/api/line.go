@@ -127,7 +127,7 @@ func (l line) InterceptOperation(ctx context.Context, next graphql.OperationHand
 		turn := l.turns.take(ctx)
 		if turn == nil {
 			err := gqlerror.Errorf("the server is busy; try again")
-			err.Extensions = map[string]any{"code": string(apperr.Internal), "retryAfter": 1}
+			err.Extensions = map[string]any{"code": string(apperr.Unavailable), "retryAfter": 1}
 			return &graphql.Response{Errors: gqlerror.List{err}}
 		}
 		defer done(ctx, turn)

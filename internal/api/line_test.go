@@ -72,7 +72,8 @@ func TestInFlightLimit(t *testing.T) {
 			ws.subscribe("q", `{ __typename }`, nil)
 			var p struct{ Errors []gqlError }
 			if m := ws.next(); m.Type != "next" || json.Unmarshal(m.Payload, &p) != nil || len(p.Errors) != 1 ||
-				p.Errors[0].Message != "the server is busy; try again" || p.Errors[0].Extensions["retryAfter"] != 1.0 {
+				p.Errors[0].Message != "the server is busy; try again" || p.Errors[0].Extensions["retryAfter"] != 1.0 ||
+				p.Errors[0].Extensions["code"] != "UNAVAILABLE" {
 				t.Errorf("over a websocket, with every turn taken: %s %s", m.Type, m.Payload)
 			}
 			free()
