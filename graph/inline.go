@@ -11,8 +11,10 @@ package graph
 // to gqlgen unchanged.
 
 import (
+	"bytes"
 	"context"
 	"io"
+	"sync"
 	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -128,4 +130,27 @@ func (o object) written(i int) bool {
 		}
 	}
 	return false
+}
+
+// buffers hold the response data of queries and mutations: a large response
+// grows its buffer a dozen times, and each answer would allocate it anew.
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooled bounds the buffers kept: a rare huge response is left to the GC.
+const maxPooled = 4 << 20
+
+func responseBuffer() *bytes.Buffer {
+	b := buffers.Get().(*bytes.Buffer)
+	b.Reset()
+	return b
+}
+
+// Release gives back the buffer behind a query's or mutation's response data
+// once the answer is written; data must not be used after. Data that was not
+// released is left to the GC.
+func Release(data []byte) {
+	if cap(data) == 0 || cap(data) > maxPooled {
+		return
+	}
+	buffers.Put(bytes.NewBuffer(data[:0]))
 }

@@ -4,7 +4,8 @@
 // marshalling and field resolution, which run on the calling goroutine for
 // operations that read ahead and go back to gqlgen for the rest; the
 // @defer bookkeeping of every object, set up only when a field is deferred;
-// and the writing of an object. gqlgen's templates have no option for any
+// the writing of an object; and the buffer of a query's or mutation's
+// response, taken from a pool (see Release). gqlgen's templates have no option for any
 // of it. `make generate` runs it; CI checks that its output is
 // committed.
 package main
@@ -29,6 +30,7 @@ var rewrites = []struct{ old, new string }{
 	{"out.ResolveConcurrently(ec.OperationContext, &deferred, i,", "resolveField(ctx, field, out, ec.OperationContext, &deferred, i,"},
 	{"\tdeferred := graphql.NewDeferredGroup(ctx)\n", "\tdeferred := newDeferredGroup(ctx, fields)\n"},
 	{"\treturn out\n}\n", "\treturn object{fields, out}\n}\n"},
+	{"\t\t\tvar buf bytes.Buffer\n\t\t\tdata.MarshalGQL(&buf)\n", "\t\t\tbuf := responseBuffer()\n\t\t\tdata.MarshalGQL(buf)\n"},
 }
 
 func main() {

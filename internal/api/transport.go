@@ -13,6 +13,7 @@ import (
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
+	"github.com/savvysolve/api/graph"
 	"github.com/savvysolve/api/internal/apperr"
 )
 
@@ -72,7 +73,11 @@ func (httpTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 		return
 	}
 	responses, ctx := exec.DispatchOperation(ctx, op)
-	writeResponse(w, responses(ctx), true)
+	resp := responses(ctx)
+	writeResponse(w, resp, true)
+	if resp != nil {
+		graph.Release(resp.Data) // written: its buffer serves the next answer
+	}
 }
 
 // requestErrorStatus is the status of a request error (see httpTransport);
