@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -72,27 +73,33 @@ func OpenSQL(url string, o Options) (*sql.DB, error) {
 	return db, nil
 }
 
-// warm opens n connections at once, so the first requests find a ready pool
-// (database/sql has no minimum pool size; this is DB_MIN_CONNS).
-func warm(ctx context.Context, db *sql.DB, n int) error {
-	n = max(n, 1)
-	conns := make([]*sql.Conn, 0, n)
-	defer func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
-	for i := 0; i < n; i++ {
-		c, err := db.Conn(ctx)
-		if err != nil {
-			return err
-		}
-		conns = append(conns, c)
+// warm opens connections until the pool holds n, all at once, so the first
+// requests find a ready pool (database/sql has no minimum pool size; this is
+// DB_MIN_CONNS). A connection that fails to open is left to the request that
+// would have used it: the pool opens connections on demand too.
+func warm(db *sql.DB, n int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conns := make(chan *sql.Conn, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			if c, err := db.Conn(ctx); err == nil {
+				conns <- c
+			}
+		})
 	}
-	return nil
+	wg.Wait() // holding every connection, so that each Conn opened its own
+	close(conns)
+	for c := range conns {
+		c.Close()
+	}
 }
 
-// Open opens the application's Bun database on url and checks that it answers.
+// Open opens the application's Bun database on url and checks that it answers
+// (one connection). The other o.MinConns-1 connections open in the background:
+// serving needs a database that answers, not a full pool, and a start-up that
+// waited for them one after another took 5 connection set-ups.
 func Open(ctx context.Context, url string, o Options) (*bun.DB, error) {
 	sqldb, err := OpenSQL(url, o)
 	if err != nil {
@@ -102,9 +109,12 @@ func Open(ctx context.Context, url string, o Options) (*bun.DB, error) {
 	db.AddQueryHook(counterHook{})
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := warm(ctx, sqldb, o.MinConns); err != nil {
+	if err := sqldb.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("database: connect: %w", err)
+	}
+	if o.MinConns > 1 {
+		go warm(sqldb, o.MinConns)
 	}
 	return db, nil
 }
