@@ -73,11 +73,41 @@ func OpenSQL(url string, o Options) (*sql.DB, error) {
 	return db, nil
 }
 
-// warm opens connections until the pool holds n, all at once, so the first
-// requests find a ready pool (database/sql has no minimum pool size; this is
-// DB_MIN_CONNS). A connection that fails to open is left to the request that
+// warm opens connections in the background until the pool holds n (database/sql
+// has no minimum pool size; this is DB_MIN_CONNS), so the first requests find
+// a ready pool. A connection that fails to open is left to the request that
 // would have used it: the pool opens connections on demand too.
-func warm(db *sql.DB, n int) {
+//
+// It holds first, the connection Open dialed, until the others have begun to
+// dial: they must be new connections, and first must be idle for the first
+// requests, since database/sql hands an idle connection to whoever asks first.
+func warm(db *sql.DB, first *sql.Conn, n int) {
+	defer first.Close()
+	if n <= 1 {
+		return
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		holdNew(db, n-1)
+	}()
+	// database/sql counts a connection as open from the moment it starts to dial it.
+	begun := func() bool {
+		select {
+		case <-done:
+			return true
+		default:
+			return db.Stats().OpenConnections >= n
+		}
+	}
+	for !begun() {
+		time.Sleep(50 * time.Microsecond)
+	}
+}
+
+// holdNew takes n connections from db at once and holds them all until each
+// has been opened, so that each is a new one; then it returns them to the pool.
+func holdNew(db *sql.DB, n int) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	conns := make(chan *sql.Conn, n)
@@ -89,7 +119,7 @@ func warm(db *sql.DB, n int) {
 			}
 		})
 	}
-	wg.Wait() // holding every connection, so that each Conn opened its own
+	wg.Wait()
 	close(conns)
 	for c := range conns {
 		c.Close()
@@ -109,13 +139,16 @@ func Open(ctx context.Context, url string, o Options) (*bun.DB, error) {
 	db.AddQueryHook(counterHook{})
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := sqldb.PingContext(ctx); err != nil {
+	first, err := sqldb.Conn(ctx) // dialing completes PostgreSQL's start-up handshake
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("database: connect: %w", err)
 	}
-	if o.MinConns > 1 {
-		go warm(sqldb, o.MinConns)
+	n := o.MinConns
+	if o.MaxConns > 0 {
+		n = min(n, o.MaxConns) // more would wait for each other until the timeout
 	}
+	warm(sqldb, first, n)
 	return db, nil
 }
 

@@ -14,30 +14,38 @@ import (
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
 // Open returns as soon as one connection answers; the rest of DB_MIN_CONNS
-// follow in the background, and stay in the pool.
+// (at most DB_MAX_CONNS) follow in the background, and stay in the pool.
 func TestOpenWarmsMinConns(t *testing.T) {
 	t.Parallel()
-	url := dbtest.NewURL(t, true)
-	const minConns = 4
-	db, err := database.Open(context.Background(), url, database.Options{MaxConns: 10, MinConns: minConns})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		s := db.DB.Stats()
-		if s.Idle == minConns && s.OpenConnections == minConns {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pool never held %d idle connections: %+v", minConns, s)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	var one int
-	if err := db.NewSelect().ColumnExpr("1").Scan(context.Background(), &one); err != nil || one != 1 {
-		t.Fatalf("SELECT 1: %d, %v", one, err)
+	for _, tc := range []struct {
+		name               string
+		minConns, maxConns int
+		want               int
+	}{
+		{"OK", 4, 10, 4},
+		{"MaxBelowMin", 5, 2, 2},
+		{"One", 1, 10, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			url := dbtest.NewURL(t, true)
+			db, err := database.Open(context.Background(), url, database.Options{MaxConns: tc.maxConns, MinConns: tc.minConns})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { db.Close() })
+			deadline := time.Now().Add(5 * time.Second)
+			for s := db.DB.Stats(); s.Idle != tc.want || s.OpenConnections != tc.want; s = db.DB.Stats() {
+				if time.Now().After(deadline) {
+					t.Fatalf("pool never held %d idle connections: %+v", tc.want, s)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			var one int
+			if err := db.NewSelect().ColumnExpr("1").Scan(context.Background(), &one); err != nil || one != 1 {
+				t.Fatalf("SELECT 1: %d, %v", one, err)
+			}
+		})
 	}
 }
 
