@@ -7,12 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -59,12 +57,25 @@ func startEmbedded(ctx context.Context, log *slog.Logger, cfg config.Config) (*e
 	return c, nil
 }
 
+// serve starts the server and serves until ctx ends. The order makes /readyz
+// answer 200 as soon as a request would succeed: the HTTP port first (alive,
+// not ready), then the database pool (one connection that answers), then the
+// handler; the LISTEN connection and the job queue start in the background
+// (docs/operations.md, "Start-up").
 func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
+	ph := newPhases(began)
+	ph.done("config")
 	shutdownTracing, tracing, err := startTracing(ctx, log)
 	if err != nil {
 		return err
 	}
 	defer shutdownTracing()
+	srv, err := startWeb(ctx, log, cfg)
+	if err != nil {
+		return err
+	}
+	defer srv.close()
+	ph.done("listen")
 	if cfg.Embedded {
 		cluster, err := startEmbedded(ctx, log, cfg)
 		if err != nil {
@@ -78,26 +89,31 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 				return err
 			}
 		}
+		ph.done("embedded_pg")
 	}
 	db, err := database.Open(ctx, cfg.DatabaseURL, cfg.Pool)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	ph.done("db")
 	if cfg.AutoMigrate {
 		if err := migrateUnpooled(ctx, log, cfg); err != nil {
 			return err
 		}
+		ph.done("migrate")
 	}
 	if cfg.AutoSeed {
 		if err := seedIfEmpty(ctx, log, db); err != nil {
 			return err
 		}
+		ph.done("seed")
 	}
 	authn, err := auth.New(ctx, db, desk.New(db), cfg.Auth)
 	if err != nil {
 		return err
 	}
+	ph.done("auth")
 	dir, err := migrations.Dir()
 	if err != nil {
 		return err
@@ -108,29 +124,30 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	hub.Observe = metrics // before Listen starts, which reads it
 	lctx, stopListening := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopListening()
+	// Subscribers need not wait for the LISTEN: the hub catches up from the
+	// database once it is in place.
 	go hub.Listen(lctx, cfg.DatabaseURLUnpooled)
 	cfg.Payments.Log = log
 	pay := payments.New(cfg.Payments)
 	if !pay.Enabled() {
 		log.Info("payments off: no STRIPE_SECRET_KEY, every session is UNBILLED")
 	}
-	hooks, queue, stopJobs, err := startJobs(ctx, log, cfg, db, metrics, pay)
-	if err != nil {
-		return err
-	}
-	defer stopJobs()
+	queue := startJobsInBackground(ctx, log, cfg, db, metrics, pay)
+	defer queue.Stop()
 	draining := new(atomic.Bool)
 	if benchLoaders != nil {
 		benchLoaders(&cfg.Loaders)
 	}
-	h := api.New(api.Deps{
+	srv.serve(api.New(api.Deps{
 		DB: db, Auth: authn, Live: hub, Log: log, Migrations: dir,
 		Production: cfg.Production(), PlaygroundHeaders: devHeaders(ctx, log, cfg, db),
-		AllowedOrigins: cfg.AllowedOrigins, Sockets: sockets, Metrics: metrics, Webhooks: hooks,
+		AllowedOrigins: cfg.AllowedOrigins, Sockets: sockets, Metrics: metrics, Webhooks: queue,
 		Payments: pay, Charges: queue,
 		Draining: draining, Tracing: tracing, Loaders: cfg.Loaders, Limits: cfg.Limits,
-	})
-	return listen(ctx, log, cfg, h, sockets, draining)
+	}))
+	ph.done("handler")
+	ph.ready(log)
+	return srv.run(ctx, log, cfg, sockets, draining, queue.failed)
 }
 
 // startTracing exports traces over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
@@ -250,42 +267,6 @@ func devHeaders(ctx context.Context, log *slog.Logger, cfg config.Config, db *bu
 			devTokenTTL, strings.Join(lines, "\n"))
 	}
 	return sets
-}
-
-func listen(ctx context.Context, log *slog.Logger, cfg config.Config, h http.Handler, sockets *wsconn.Registry, draining *atomic.Bool) error {
-	srv := &http.Server{
-		Addr:              net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
-	ln, err := net.Listen("tcp", srv.Addr)
-	if err != nil {
-		return err
-	}
-	log.Info("listening", "addr", ln.Addr().String(), "playground", "http://localhost:"+strconv.Itoa(cfg.Port)+"/")
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	// Readiness goes red first, so load balancers stop sending new requests
-	// while this replica still serves the ones they already sent.
-	draining.Store(true)
-	log.Info("shutting down", "delay", cfg.ShutdownDelay, "grace", cfg.ShutdownGrace, "websockets", sockets.Len())
-	time.Sleep(cfg.ShutdownDelay)
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
-	defer cancel()
-	// Shutdown does not touch hijacked connections: close websockets ourselves,
-	// with 1001 so clients reconnect (to another replica) and resume.
-	sockets.CloseAll(wsconn.CodeGoingAway, "server shutting down")
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	return nil
 }
 
 func seedCmd(ctx context.Context, log *slog.Logger, cfg config.Config) error {

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/uptrace/bun"
+
+	"github.com/savvysolve/api/internal/config"
+	"github.com/savvysolve/api/internal/jobs"
+	"github.com/savvysolve/api/internal/payments"
+	"github.com/savvysolve/api/internal/wsconn"
+)
+
+// began is when main started, after package initialisation (which
+// GODEBUG=inittrace=1 measures).
+var began = time.Now()
+
+// phases times the steps of start-up, for the line that says the server is ready.
+type phases struct {
+	last  time.Time
+	attrs []any
+}
+
+func newPhases(start time.Time) *phases { return &phases{last: start} }
+
+// done records that the step name ended now.
+func (p *phases) done(name string) {
+	now := time.Now()
+	p.attrs = append(p.attrs, name+"_ms", millis(now.Sub(p.last)))
+	p.last = now
+}
+
+// ready logs the time since main started and each step's share of it.
+func (p *phases) ready(log *slog.Logger) {
+	log.Info("ready", append([]any{"in_ms", millis(time.Since(began))}, p.attrs...)...)
+}
+
+func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// web is the HTTP server. It listens before anything else starts, so that a
+// port in use fails at once and probes get answers while the server starts:
+// /healthz 200 (alive), everything else 503 until serve hands it the API.
+type web struct {
+	srv     *http.Server
+	handler atomic.Pointer[http.Handler]
+	errc    chan error
+}
+
+func startWeb(ctx context.Context, log *slog.Logger, cfg config.Config) (*web, error) {
+	w := &web{errc: make(chan error, 1)}
+	w.srv = &http.Server{
+		Addr:              net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
+		Handler:           http.HandlerFunc(w.serveHTTP),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
+	}
+	ln, err := net.Listen("tcp", w.srv.Addr)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("listening", "addr", ln.Addr().String(), "playground", "http://localhost:"+strconv.Itoa(cfg.Port)+"/")
+	go func() { w.errc <- w.srv.Serve(ln) }()
+	return w, nil
+}
+
+func (w *web) serveHTTP(rw http.ResponseWriter, r *http.Request) {
+	if h := w.handler.Load(); h != nil {
+		(*h).ServeHTTP(rw, r)
+		return
+	}
+	if r.URL.Path == "/healthz" {
+		rw.Write([]byte("ok\n"))
+		return
+	}
+	rw.Header().Set("Retry-After", "1")
+	http.Error(rw, "starting", http.StatusServiceUnavailable)
+}
+
+// serve hands requests to h from now on.
+func (w *web) serve(h http.Handler) { w.handler.Store(&h) }
+
+// close stops the server at once (a no-op after a graceful shutdown); for the
+// paths where start-up fails after the listener opened.
+func (w *web) close() { w.srv.Close() }
+
+// run serves until ctx ends (or serving or the job queue fails), then shuts
+// down gracefully.
+func (w *web) run(ctx context.Context, log *slog.Logger, cfg config.Config, sockets *wsconn.Registry, draining *atomic.Bool, failed <-chan error) error {
+	select {
+	case err := <-w.errc:
+		return err
+	case err := <-failed:
+		return err
+	case <-ctx.Done():
+	}
+	// Readiness goes red first, so load balancers stop sending new requests
+	// while this replica still serves the ones they already sent.
+	draining.Store(true)
+	log.Info("shutting down", "delay", cfg.ShutdownDelay, "grace", cfg.ShutdownGrace, "websockets", sockets.Len())
+	time.Sleep(cfg.ShutdownDelay)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancel()
+	// Shutdown does not touch hijacked connections: close websockets ourselves,
+	// with 1001 so clients reconnect (to another replica) and resume.
+	sockets.CloseAll(wsconn.CodeGoingAway, "server shutting down")
+	if err := w.srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	return nil
+}
+
+// backgroundJobs is the job queue, started after the server is ready: River
+// takes 15-30 ms to start (a connection, its services), and serving needs
+// none of it. A request that enqueues a job in those first milliseconds (a
+// webhook, a session's charge) waits for the queue.
+type backgroundJobs struct {
+	started chan struct{} // closed when the start ended, well or not
+	failed  chan error    // receives the error of a start that failed
+	err     error
+	hooks   http.Handler
+	queue   *jobs.Runner
+	stop    func()
+}
+
+func startJobsInBackground(ctx context.Context, log *slog.Logger, cfg config.Config, db *bun.DB, m jobs.Metrics, pay *payments.Client) *backgroundJobs {
+	b := &backgroundJobs{started: make(chan struct{}), failed: make(chan error, 1)}
+	go func() {
+		defer close(b.started)
+		b.hooks, b.queue, b.stop, b.err = startJobs(ctx, log, cfg, db, m, pay)
+		if b.err != nil {
+			b.failed <- b.err
+		}
+	}()
+	return b
+}
+
+// wait returns once the queue has started, or the reason it cannot be used.
+func (b *backgroundJobs) wait(ctx context.Context) error {
+	select {
+	case <-b.started:
+		return b.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// EnqueueChargeTx is the queue's, once it has started (desk.Queue).
+func (b *backgroundJobs) EnqueueChargeTx(ctx context.Context, tx bun.Tx, sessionID string) error {
+	if err := b.wait(ctx); err != nil {
+		return err
+	}
+	return b.queue.EnqueueChargeTx(ctx, tx, sessionID)
+}
+
+// ServeHTTP serves the webhook endpoints once the queue has started.
+func (b *backgroundJobs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := b.wait(r.Context()); err != nil {
+		w.Header().Set("Retry-After", "1")
+		http.Error(w, "the job queue is not running", http.StatusServiceUnavailable)
+		return
+	}
+	b.hooks.ServeHTTP(w, r)
+}
+
+// Stop stops the queue, after its start has ended.
+func (b *backgroundJobs) Stop() {
+	<-b.started
+	if b.stop != nil {
+		b.stop()
+	}
+}
