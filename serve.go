@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/uptrace/bun"
 
 	"github.com/savvysolve/api/internal/api"
@@ -91,6 +92,14 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 		}
 		ph.done("embedded_pg")
 	}
+	// River listens for new jobs: it needs a direct connection, not a
+	// transaction pooler. Its pool dials while the query pool does.
+	jobsPool := async(func() (*pgxpool.Pool, error) { return jobs.OpenPool(ctx, cfg.DatabaseURLUnpooled) })
+	defer func() {
+		if pool, err := jobsPool(); err == nil {
+			pool.Close()
+		}
+	}()
 	db, err := database.Open(ctx, cfg.DatabaseURL, cfg.Pool)
 	if err != nil {
 		return err
@@ -132,8 +141,17 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	if !pay.Enabled() {
 		log.Info("payments off: no STRIPE_SECRET_KEY, every session is UNBILLED")
 	}
-	queue := startJobsInBackground(ctx, log, cfg, db, metrics, pay)
-	defer queue.Stop()
+	pool, err := jobsPool()
+	if err != nil {
+		return err
+	}
+	ph.done("jobs_pool")
+	queue := startJobs(ctx, jobs.Config{Options: cfg.Jobs, DB: db, Pool: pool, Log: log, Metrics: metrics, Payments: pay})
+	defer queue.Stop(log, cfg.ShutdownGrace)
+	hooks, err := webhooks.New(webhooks.Config{Secrets: cfg.Webhooks, Pool: pool, Jobs: queue, Log: log})
+	if err != nil {
+		return err
+	}
 	draining := new(atomic.Bool)
 	if benchLoaders != nil {
 		benchLoaders(&cfg.Loaders)
@@ -141,7 +159,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	srv.serve(api.New(api.Deps{
 		DB: db, Auth: authn, Live: hub, Log: log, Migrations: dir,
 		Production: cfg.Production(), PlaygroundHeaders: devHeaders(ctx, log, cfg, db),
-		AllowedOrigins: cfg.AllowedOrigins, Sockets: sockets, Metrics: metrics, Webhooks: queue,
+		AllowedOrigins: cfg.AllowedOrigins, Sockets: sockets, Metrics: metrics, Webhooks: hooks,
 		Payments: pay, Charges: queue,
 		Draining: draining, Tracing: tracing, Loaders: cfg.Loaders, Limits: cfg.Limits,
 	}))
@@ -168,33 +186,67 @@ func startTracing(ctx context.Context, log *slog.Logger) (func(), bool, error) {
 	}, enabled, nil
 }
 
-// startJobs starts the job queue (River, in the same database) and returns the
-// webhook endpoints that feed it, the queue, and the function that stops it.
-func startJobs(ctx context.Context, log *slog.Logger, cfg config.Config, db *bun.DB, m jobs.Metrics, pay *payments.Client) (http.Handler, *jobs.Runner, func(), error) {
-	// River listens for new jobs: it needs a direct connection, not a transaction pooler.
-	pool, err := jobs.OpenPool(ctx, cfg.DatabaseURLUnpooled)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	queue, err := jobs.Start(ctx, jobs.Config{Options: cfg.Jobs, DB: db, Pool: pool, Log: log, Metrics: m, Payments: pay})
-	if err != nil {
-		pool.Close()
-		return nil, nil, nil, err
-	}
-	stop := func() {
-		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
-		defer cancel()
-		if err := queue.Stop(sctx); err != nil {
-			log.Warn("job queue: stop", "err", err)
+// jobQueue is the job queue (River, in the same database), started in the
+// background: River takes 15-30 ms to start (a connection, its services) and
+// serving needs none of it. A request that enqueues a job before it has
+// started (a webhook delivery, a session's charge) waits for it.
+type jobQueue struct {
+	started chan struct{} // closed when the start ended, well or not
+	failed  chan error    // receives the error of a start that failed
+	runner  *jobs.Runner
+	err     error
+	stop    func(context.Context) error
+}
+
+func startJobs(ctx context.Context, c jobs.Config) *jobQueue {
+	q := &jobQueue{started: make(chan struct{}), failed: make(chan error, 1)}
+	go func() {
+		defer close(q.started)
+		if q.runner, q.err = jobs.Start(ctx, c); q.err != nil {
+			q.failed <- q.err
 		}
-		pool.Close()
+	}()
+	return q
+}
+
+// wait returns once the queue has started, or the reason it cannot be used.
+func (q *jobQueue) wait(ctx context.Context) error {
+	select {
+	case <-q.started:
+		return q.err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	hooks, err := webhooks.New(webhooks.Config{Secrets: cfg.Webhooks, Pool: pool, Jobs: queue, Log: log})
-	if err != nil {
-		stop()
-		return nil, nil, nil, err
+}
+
+// EnqueueTx is the runner's, once it has started (for the webhooks).
+func (q *jobQueue) EnqueueTx(ctx context.Context, tx pgx.Tx, source, eventID string) error {
+	if err := q.wait(ctx); err != nil {
+		return err
 	}
-	return hooks, queue, stop, nil
+	return q.runner.EnqueueTx(ctx, tx, source, eventID)
+}
+
+// EnqueueChargeTx is the runner's, once it has started (desk.Queue).
+func (q *jobQueue) EnqueueChargeTx(ctx context.Context, tx bun.Tx, sessionID string) error {
+	if err := q.wait(ctx); err != nil {
+		return err
+	}
+	return q.runner.EnqueueChargeTx(ctx, tx, sessionID)
+}
+
+// Stop stops the queue once its start has ended, letting running jobs finish
+// within grace.
+func (q *jobQueue) Stop(log *slog.Logger, grace time.Duration) {
+	<-q.started
+	if q.runner == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := q.runner.Stop(ctx); err != nil {
+		log.Warn("job queue: stop", "err", err)
+	}
 }
 
 func migrateUnpooled(ctx context.Context, log *slog.Logger, cfg config.Config) error {

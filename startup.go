@@ -10,11 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/uptrace/bun"
-
 	"github.com/savvysolve/api/internal/config"
-	"github.com/savvysolve/api/internal/jobs"
-	"github.com/savvysolve/api/internal/payments"
 	"github.com/savvysolve/api/internal/wsconn"
 )
 
@@ -117,63 +113,17 @@ func (w *web) run(ctx context.Context, log *slog.Logger, cfg config.Config, sock
 	return nil
 }
 
-// backgroundJobs is the job queue, started after the server is ready: River
-// takes 15-30 ms to start (a connection, its services), and serving needs
-// none of it. A request that enqueues a job in those first milliseconds (a
-// webhook, a session's charge) waits for the queue.
-type backgroundJobs struct {
-	started chan struct{} // closed when the start ended, well or not
-	failed  chan error    // receives the error of a start that failed
-	err     error
-	hooks   http.Handler
-	queue   *jobs.Runner
-	stop    func()
-}
-
-func startJobsInBackground(ctx context.Context, log *slog.Logger, cfg config.Config, db *bun.DB, m jobs.Metrics, pay *payments.Client) *backgroundJobs {
-	b := &backgroundJobs{started: make(chan struct{}), failed: make(chan error, 1)}
+// async runs f in the background; the function it returns waits for f's result.
+func async[T any](f func() (T, error)) func() (T, error) {
+	done := make(chan struct{})
+	var v T
+	var err error
 	go func() {
-		defer close(b.started)
-		b.hooks, b.queue, b.stop, b.err = startJobs(ctx, log, cfg, db, m, pay)
-		if b.err != nil {
-			b.failed <- b.err
-		}
+		defer close(done)
+		v, err = f()
 	}()
-	return b
-}
-
-// wait returns once the queue has started, or the reason it cannot be used.
-func (b *backgroundJobs) wait(ctx context.Context) error {
-	select {
-	case <-b.started:
-		return b.err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// EnqueueChargeTx is the queue's, once it has started (desk.Queue).
-func (b *backgroundJobs) EnqueueChargeTx(ctx context.Context, tx bun.Tx, sessionID string) error {
-	if err := b.wait(ctx); err != nil {
-		return err
-	}
-	return b.queue.EnqueueChargeTx(ctx, tx, sessionID)
-}
-
-// ServeHTTP serves the webhook endpoints once the queue has started.
-func (b *backgroundJobs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if err := b.wait(r.Context()); err != nil {
-		w.Header().Set("Retry-After", "1")
-		http.Error(w, "the job queue is not running", http.StatusServiceUnavailable)
-		return
-	}
-	b.hooks.ServeHTTP(w, r)
-}
-
-// Stop stops the queue, after its start has ended.
-func (b *backgroundJobs) Stop() {
-	<-b.started
-	if b.stop != nil {
-		b.stop()
+	return func() (T, error) {
+		<-done
+		return v, err
 	}
 }
