@@ -92,14 +92,6 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 		}
 		ph.done("embedded_pg")
 	}
-	// River listens for new jobs: it needs a direct connection, not a
-	// transaction pooler. Its pool dials while the query pool does.
-	jobsPool := async(func() (*pgxpool.Pool, error) { return jobs.OpenPool(ctx, cfg.DatabaseURLUnpooled) })
-	defer func() {
-		if pool, err := jobsPool(); err == nil {
-			pool.Close()
-		}
-	}()
 	db, err := database.Open(ctx, cfg.DatabaseURL, cfg.Pool)
 	if err != nil {
 		return err
@@ -141,11 +133,11 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	if !pay.Enabled() {
 		log.Info("payments off: no STRIPE_SECRET_KEY, every session is UNBILLED")
 	}
-	pool, err := jobsPool()
+	pool, err := openJobsPool(ctx, cfg.DatabaseURLUnpooled, cfg.Pool.ConnectTimeout)
 	if err != nil {
 		return err
 	}
-	ph.done("jobs_pool")
+	defer pool.Close()
 	queue := startJobs(ctx, jobs.Config{Options: cfg.Jobs, DB: db, Pool: pool, Log: log, Metrics: metrics, Payments: pay})
 	defer queue.Stop(log, cfg.ShutdownGrace)
 	hooks, err := webhooks.New(webhooks.Config{Secrets: cfg.Webhooks, Pool: pool, Jobs: queue, Log: log})
@@ -184,6 +176,27 @@ func startTracing(ctx context.Context, log *slog.Logger) (func(), bool, error) {
 			log.Warn("tracing: flush on shutdown", "err", err)
 		}
 	}, enabled, nil
+}
+
+// openJobsPool opens River's pgx pool on url, the direct connection: River
+// listens for notifications and keeps a leader lock. Unlike jobs.OpenPool it
+// does not dial: River's start, in the background, is its first use and
+// checks it (a failure ends the server), and the webhooks dial on demand.
+// Dials give up after timeout (DB_CONNECT_TIMEOUT) unless url sets its own.
+func openJobsPool(ctx context.Context, url string, timeout time.Duration) (*pgxpool.Pool, error) {
+	c, err := pgxpool.ParseConfig(url)
+	if err != nil { // its message may quote the URL, password included
+		return nil, errors.New("jobs: DATABASE_URL_UNPOOLED is not a valid connection string")
+	}
+	c.MaxConns = 10 // as jobs.OpenPool: River's few, and the webhook requests'
+	if c.ConnConfig.ConnectTimeout == 0 {
+		c.ConnConfig.ConnectTimeout = timeout
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, c)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: %w", err)
+	}
+	return pool, nil
 }
 
 // jobQueue is the job queue (River, in the same database), started in the

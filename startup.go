@@ -112,18 +112,3 @@ func (w *web) run(ctx context.Context, log *slog.Logger, cfg config.Config, sock
 	}
 	return nil
 }
-
-// async runs f in the background; the function it returns waits for f's result.
-func async[T any](f func() (T, error)) func() (T, error) {
-	done := make(chan struct{})
-	var v T
-	var err error
-	go func() {
-		defer close(done)
-		v, err = f()
-	}()
-	return func() (T, error) {
-		<-done
-		return v, err
-	}
-}

@@ -98,3 +98,37 @@ func silentDatabase(t *testing.T) string {
 	})
 	return ln.Addr().String()
 }
+
+// TestJobQueueUnreachable: the job queue starts in the background, after the
+// server is ready; a direct connection (DATABASE_URL_UNPOOLED) that never
+// answers still ends the process, with the error.
+func TestJobQueueUnreachable(t *testing.T) {
+	t.Parallel()
+	pg := cluster(t, 0, "")
+	url := pg.URL("postgres")
+	run(t, []string{"DATABASE_URL=" + url}, "migrate")
+	port := freePort(t)
+	cmd := exec.Command(binary, "serve")
+	cmd.Env = append(os.Environ(),
+		fmt.Sprintf("PORT=%d", port), "HOST=127.0.0.1", "AUTH_JWT_SECRET="+secret,
+		"DATABASE_URL="+url, "DATABASE_URL_UNPOOLED=postgres://app@"+silentDatabase(t)+"/app?sslmode=disable",
+		"DB_CONNECT_TIMEOUT=1s", "MIGRATE_ON_START=false", "SEED_ON_START=false", "APP_ENV=production",
+	)
+	log := new(syncBuffer)
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() { cmd.Process.Kill() })
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(log.String(), "jobs: start") {
+			t.Fatalf("exit %v; want an error that names the job queue's start:\n%s", err, log.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the server still runs, though its job queue cannot start:\n%s", log.String())
+	}
+}
