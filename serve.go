@@ -208,7 +208,6 @@ type jobQueue struct {
 	failed  chan error    // receives the error of a start that failed
 	runner  *jobs.Runner
 	err     error
-	stop    func(context.Context) error
 }
 
 func startJobs(ctx context.Context, c jobs.Config) *jobQueue {
