@@ -7,16 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/uptrace/bun"
 
 	"github.com/savvysolve/api/internal/api"
@@ -59,12 +58,25 @@ func startEmbedded(ctx context.Context, log *slog.Logger, cfg config.Config) (*e
 	return c, nil
 }
 
+// serve starts the server and serves until ctx ends. The order makes /readyz
+// answer 200 as soon as a request would succeed: the HTTP port first (alive,
+// not ready), then the database pool (one connection that answers), then the
+// handler; the LISTEN connection and the job queue start in the background
+// (docs/operations.md, "Start-up").
 func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
+	ph := newPhases(began)
+	ph.done("config")
 	shutdownTracing, tracing, err := startTracing(ctx, log)
 	if err != nil {
 		return err
 	}
 	defer shutdownTracing()
+	srv, err := startWeb(ctx, log, cfg)
+	if err != nil {
+		return err
+	}
+	defer srv.close()
+	ph.done("listen")
 	if cfg.Embedded {
 		cluster, err := startEmbedded(ctx, log, cfg)
 		if err != nil {
@@ -78,26 +90,31 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 				return err
 			}
 		}
+		ph.done("embedded_pg")
 	}
 	db, err := database.Open(ctx, cfg.DatabaseURL, cfg.Pool)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	ph.done("db")
 	if cfg.AutoMigrate {
 		if err := migrateUnpooled(ctx, log, cfg); err != nil {
 			return err
 		}
+		ph.done("migrate")
 	}
 	if cfg.AutoSeed {
 		if err := seedIfEmpty(ctx, log, db); err != nil {
 			return err
 		}
+		ph.done("seed")
 	}
 	authn, err := auth.New(ctx, db, desk.New(db), cfg.Auth)
 	if err != nil {
 		return err
 	}
+	ph.done("auth")
 	dir, err := migrations.Dir()
 	if err != nil {
 		return err
@@ -108,29 +125,39 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	hub.Observe = metrics // before Listen starts, which reads it
 	lctx, stopListening := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopListening()
+	// Subscribers need not wait for the LISTEN: the hub catches up from the
+	// database once it is in place.
 	go hub.Listen(lctx, cfg.DatabaseURLUnpooled)
 	cfg.Payments.Log = log
 	pay := payments.New(cfg.Payments)
 	if !pay.Enabled() {
 		log.Info("payments off: no STRIPE_SECRET_KEY, every session is UNBILLED")
 	}
-	hooks, queue, stopJobs, err := startJobs(ctx, log, cfg, db, metrics, pay)
+	pool, err := openJobsPool(ctx, cfg.DatabaseURLUnpooled, cfg.Pool.ConnectTimeout)
 	if err != nil {
 		return err
 	}
-	defer stopJobs()
+	defer pool.Close()
+	queue := startJobs(ctx, jobs.Config{Options: cfg.Jobs, DB: db, Pool: pool, Log: log, Metrics: metrics, Payments: pay})
+	defer queue.Stop(log, cfg.ShutdownGrace)
+	hooks, err := webhooks.New(webhooks.Config{Secrets: cfg.Webhooks, Pool: pool, Jobs: queue, Log: log})
+	if err != nil {
+		return err
+	}
 	draining := new(atomic.Bool)
 	if benchLoaders != nil {
 		benchLoaders(&cfg.Loaders)
 	}
-	h := api.New(api.Deps{
+	srv.serve(api.New(api.Deps{
 		DB: db, Auth: authn, Live: hub, Log: log, Migrations: dir,
 		Production: cfg.Production(), PlaygroundHeaders: devHeaders(ctx, log, cfg, db),
 		AllowedOrigins: cfg.AllowedOrigins, Sockets: sockets, Metrics: metrics, Webhooks: hooks,
 		Payments: pay, Charges: queue,
 		Draining: draining, Tracing: tracing, Loaders: cfg.Loaders, Limits: cfg.Limits,
-	})
-	return listen(ctx, log, cfg, h, sockets, draining)
+	}))
+	ph.done("handler")
+	ph.ready(log)
+	return srv.run(ctx, log, cfg, sockets, draining, queue.failed)
 }
 
 // startTracing exports traces over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
@@ -151,33 +178,87 @@ func startTracing(ctx context.Context, log *slog.Logger) (func(), bool, error) {
 	}, enabled, nil
 }
 
-// startJobs starts the job queue (River, in the same database) and returns the
-// webhook endpoints that feed it, the queue, and the function that stops it.
-func startJobs(ctx context.Context, log *slog.Logger, cfg config.Config, db *bun.DB, m jobs.Metrics, pay *payments.Client) (http.Handler, *jobs.Runner, func(), error) {
-	// River listens for new jobs: it needs a direct connection, not a transaction pooler.
-	pool, err := jobs.OpenPool(ctx, cfg.DatabaseURLUnpooled)
-	if err != nil {
-		return nil, nil, nil, err
+// openJobsPool opens River's pgx pool on url, the direct connection: River
+// listens for notifications and keeps a leader lock. Unlike jobs.OpenPool it
+// does not dial: River's start, in the background, is its first use and
+// checks it (a failure ends the server), and the webhooks dial on demand.
+// Dials give up after timeout (DB_CONNECT_TIMEOUT) unless url sets its own.
+func openJobsPool(ctx context.Context, url string, timeout time.Duration) (*pgxpool.Pool, error) {
+	c, err := pgxpool.ParseConfig(url)
+	if err != nil { // its message may quote the URL, password included
+		return nil, errors.New("jobs: DATABASE_URL_UNPOOLED is not a valid connection string")
 	}
-	queue, err := jobs.Start(ctx, jobs.Config{Options: cfg.Jobs, DB: db, Pool: pool, Log: log, Metrics: m, Payments: pay})
-	if err != nil {
-		pool.Close()
-		return nil, nil, nil, err
+	c.MaxConns = 10 // as jobs.OpenPool: River's few, and the webhook requests'
+	if c.ConnConfig.ConnectTimeout == 0 {
+		c.ConnConfig.ConnectTimeout = timeout
 	}
-	stop := func() {
-		sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
-		defer cancel()
-		if err := queue.Stop(sctx); err != nil {
-			log.Warn("job queue: stop", "err", err)
+	pool, err := pgxpool.NewWithConfig(ctx, c)
+	if err != nil {
+		return nil, fmt.Errorf("jobs: %w", err)
+	}
+	return pool, nil
+}
+
+// jobQueue is the job queue (River, in the same database), started in the
+// background: River takes 15-30 ms to start (a connection, its services) and
+// serving needs none of it. A request that enqueues a job before it has
+// started (a webhook delivery, a session's charge) waits for it.
+type jobQueue struct {
+	started chan struct{} // closed when the start ended, well or not
+	failed  chan error    // receives the error of a start that failed
+	runner  *jobs.Runner
+	err     error
+}
+
+func startJobs(ctx context.Context, c jobs.Config) *jobQueue {
+	q := &jobQueue{started: make(chan struct{}), failed: make(chan error, 1)}
+	go func() {
+		defer close(q.started)
+		if q.runner, q.err = jobs.Start(ctx, c); q.err != nil {
+			q.failed <- q.err
 		}
-		pool.Close()
+	}()
+	return q
+}
+
+// wait returns once the queue has started, or the reason it cannot be used.
+func (q *jobQueue) wait(ctx context.Context) error {
+	select {
+	case <-q.started:
+		return q.err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	hooks, err := webhooks.New(webhooks.Config{Secrets: cfg.Webhooks, Pool: pool, Jobs: queue, Log: log})
-	if err != nil {
-		stop()
-		return nil, nil, nil, err
+}
+
+// EnqueueTx is the runner's, once it has started (for the webhooks).
+func (q *jobQueue) EnqueueTx(ctx context.Context, tx pgx.Tx, source, eventID string) error {
+	if err := q.wait(ctx); err != nil {
+		return err
 	}
-	return hooks, queue, stop, nil
+	return q.runner.EnqueueTx(ctx, tx, source, eventID)
+}
+
+// EnqueueChargeTx is the runner's, once it has started (desk.Queue).
+func (q *jobQueue) EnqueueChargeTx(ctx context.Context, tx bun.Tx, sessionID string) error {
+	if err := q.wait(ctx); err != nil {
+		return err
+	}
+	return q.runner.EnqueueChargeTx(ctx, tx, sessionID)
+}
+
+// Stop stops the queue once its start has ended, letting running jobs finish
+// within grace.
+func (q *jobQueue) Stop(log *slog.Logger, grace time.Duration) {
+	<-q.started
+	if q.runner == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	if err := q.runner.Stop(ctx); err != nil {
+		log.Warn("job queue: stop", "err", err)
+	}
 }
 
 func migrateUnpooled(ctx context.Context, log *slog.Logger, cfg config.Config) error {
@@ -250,42 +331,6 @@ func devHeaders(ctx context.Context, log *slog.Logger, cfg config.Config, db *bu
 			devTokenTTL, strings.Join(lines, "\n"))
 	}
 	return sets
-}
-
-func listen(ctx context.Context, log *slog.Logger, cfg config.Config, h http.Handler, sockets *wsconn.Registry, draining *atomic.Bool) error {
-	srv := &http.Server{
-		Addr:              net.JoinHostPort(cfg.Host, strconv.Itoa(cfg.Port)),
-		Handler:           h,
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		BaseContext:       func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
-	}
-	ln, err := net.Listen("tcp", srv.Addr)
-	if err != nil {
-		return err
-	}
-	log.Info("listening", "addr", ln.Addr().String(), "playground", "http://localhost:"+strconv.Itoa(cfg.Port)+"/")
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	// Readiness goes red first, so load balancers stop sending new requests
-	// while this replica still serves the ones they already sent.
-	draining.Store(true)
-	log.Info("shutting down", "delay", cfg.ShutdownDelay, "grace", cfg.ShutdownGrace, "websockets", sockets.Len())
-	time.Sleep(cfg.ShutdownDelay)
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
-	defer cancel()
-	// Shutdown does not touch hijacked connections: close websockets ourselves,
-	// with 1001 so clients reconnect (to another replica) and resume.
-	sockets.CloseAll(wsconn.CodeGoingAway, "server shutting down")
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return err
-	}
-	return nil
 }
 
 func seedCmd(ctx context.Context, log *slog.Logger, cfg config.Config) error {

@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -72,27 +73,63 @@ func OpenSQL(url string, o Options) (*sql.DB, error) {
 	return db, nil
 }
 
-// warm opens n connections at once, so the first requests find a ready pool
-// (database/sql has no minimum pool size; this is DB_MIN_CONNS).
-func warm(ctx context.Context, db *sql.DB, n int) error {
-	n = max(n, 1)
-	conns := make([]*sql.Conn, 0, n)
-	defer func() {
-		for _, c := range conns {
-			c.Close()
-		}
-	}()
-	for i := 0; i < n; i++ {
-		c, err := db.Conn(ctx)
-		if err != nil {
-			return err
-		}
-		conns = append(conns, c)
+// warm opens connections in the background until the pool holds n (database/sql
+// has no minimum pool size; this is DB_MIN_CONNS), so the first requests find
+// a ready pool. A connection that fails to open is left to the request that
+// would have used it: the pool opens connections on demand too.
+//
+// It holds first, the connection Open dialed, until the others have begun to
+// dial: they must be new connections, and first must be idle for the first
+// requests, since database/sql hands an idle connection to whoever asks first.
+func warm(db *sql.DB, first *sql.Conn, n int) {
+	defer first.Close()
+	if n <= 1 {
+		return
 	}
-	return nil
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		holdNew(db, n-1)
+	}()
+	// database/sql counts a connection as open from the moment it starts to dial it.
+	begun := func() bool {
+		select {
+		case <-done:
+			return true
+		default:
+			return db.Stats().OpenConnections >= n
+		}
+	}
+	for !begun() {
+		time.Sleep(50 * time.Microsecond)
+	}
 }
 
-// Open opens the application's Bun database on url and checks that it answers.
+// holdNew takes n connections from db at once and holds them all until each
+// has been opened, so that each is a new one; then it returns them to the pool.
+func holdNew(db *sql.DB, n int) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conns := make(chan *sql.Conn, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			if c, err := db.Conn(ctx); err == nil {
+				conns <- c
+			}
+		})
+	}
+	wg.Wait()
+	close(conns)
+	for c := range conns {
+		c.Close()
+	}
+}
+
+// Open opens the application's Bun database on url and checks that it answers
+// (one connection). The other o.MinConns-1 connections open in the background:
+// serving needs a database that answers, not a full pool, and a start-up that
+// waited for them one after another took 5 connection set-ups.
 func Open(ctx context.Context, url string, o Options) (*bun.DB, error) {
 	sqldb, err := OpenSQL(url, o)
 	if err != nil {
@@ -102,10 +139,16 @@ func Open(ctx context.Context, url string, o Options) (*bun.DB, error) {
 	db.AddQueryHook(counterHook{})
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := warm(ctx, sqldb, o.MinConns); err != nil {
+	first, err := sqldb.Conn(ctx) // dialing completes PostgreSQL's start-up handshake
+	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("database: connect: %w", err)
 	}
+	n := o.MinConns
+	if o.MaxConns > 0 {
+		n = min(n, o.MaxConns) // more would wait for each other until the timeout
+	}
+	warm(sqldb, first, n)
 	return db, nil
 }
 

@@ -26,6 +26,7 @@ import (
 	"path"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	gqlplayground "github.com/99designs/gqlgen/graphql/playground"
@@ -80,7 +81,10 @@ type asset struct {
 	etag        string
 }
 
-var assets = loadAssets()
+// assets are read and hashed on first use, not at package initialisation:
+// hashing the 2 MB takes 10-20 ms, which a server starting up (and one that
+// never serves the Playground) should not spend before it is ready.
+var assets = sync.OnceValue(loadAssets)
 
 func loadAssets() map[string]*asset {
 	m := map[string]*asset{}
@@ -131,7 +135,7 @@ func Assets() http.Handler {
 			http.Error(w, http.StatusText(http.StatusMethodNotAllowed), http.StatusMethodNotAllowed)
 			return
 		}
-		a, ok := assets[strings.TrimPrefix(r.URL.Path, "/")]
+		a, ok := assets()[strings.TrimPrefix(r.URL.Path, "/")]
 		if !ok {
 			http.NotFound(w, r)
 			return
@@ -162,33 +166,9 @@ func Handler(title, endpoint string, opts Options) http.Handler {
 	if !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
-	url := func(name string) string {
-		return prefix + name + "?v=" + strings.Trim(assets[name].etag, `"`)
-	}
-	sri := func(name string) string { return assets[name].integrity }
-
-	gql := gqlplayground.Handler(title, endpoint,
-		gqlplayground.WithGraphiqlReactVersion(
-			url(fileReact), url(fileReactDOM), sri(fileReact), sri(fileReactDOM)),
-		gqlplayground.WithGraphiqlVersion(
-			url(fileGraphiQLJS), url(fileGraphiQLCSS), sri(fileGraphiQLJS), sri(fileGraphiQLCSS)),
-		gqlplayground.WithGraphiqlPluginExplorerVersion(
-			url(fileExplorerJS), url(fileExplorerCSS), sri(fileExplorerJS), sri(fileExplorerCSS)),
-		gqlplayground.WithGraphiqlEnablePluginExplorer(true),
-		gqlplayground.WithGraphiqlUiHeaders(opts.Headers),
-	)
-
-	// The page depends only on the options: render it once.
-	rec := &recorder{header: http.Header{}}
-	req, err := http.NewRequest(http.MethodGet, "/", nil)
-	if err != nil {
-		panic(err)
-	}
-	gql.ServeHTTP(rec, req)
-	page := rec.body.Bytes()
-	if len(opts.HeaderSets) > 0 {
-		page = injectHeaderSets(page, opts.HeaderSets)
-	}
+	// The page depends only on the options: render it once, when first
+	// asked for (it names the assets by their hashes).
+	page := sync.OnceValue(func() []byte { return render(title, endpoint, prefix, opts) })
 
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -200,8 +180,39 @@ func Handler(title, endpoint string, opts Options) http.Handler {
 		h.Set("Content-Type", "text/html; charset=utf-8")
 		h.Set("Cache-Control", "no-cache")
 		h.Set("X-Content-Type-Options", "nosniff")
-		http.ServeContent(w, r, "index.html", time.Time{}, bytes.NewReader(page))
+		http.ServeContent(w, r, "index.html", time.Time{}, bytes.NewReader(page()))
 	})
+}
+
+// render returns gqlgen's page with the local assets and opts' headers.
+func render(title, endpoint, prefix string, opts Options) []byte {
+	all := assets()
+	url := func(name string) string {
+		return prefix + name + "?v=" + strings.Trim(all[name].etag, `"`)
+	}
+	sri := func(name string) string { return all[name].integrity }
+
+	gql := gqlplayground.Handler(title, endpoint,
+		gqlplayground.WithGraphiqlReactVersion(
+			url(fileReact), url(fileReactDOM), sri(fileReact), sri(fileReactDOM)),
+		gqlplayground.WithGraphiqlVersion(
+			url(fileGraphiQLJS), url(fileGraphiQLCSS), sri(fileGraphiQLJS), sri(fileGraphiQLCSS)),
+		gqlplayground.WithGraphiqlPluginExplorerVersion(
+			url(fileExplorerJS), url(fileExplorerCSS), sri(fileExplorerJS), sri(fileExplorerCSS)),
+		gqlplayground.WithGraphiqlEnablePluginExplorer(true),
+		gqlplayground.WithGraphiqlUiHeaders(opts.Headers),
+	)
+	req, err := http.NewRequest(http.MethodGet, "/", nil)
+	if err != nil {
+		panic(err) // a constant, valid request
+	}
+	rec := &recorder{header: http.Header{}}
+	gql.ServeHTTP(rec, req)
+	page := rec.body.Bytes()
+	if len(opts.HeaderSets) > 0 {
+		page = injectHeaderSets(page, opts.HeaderSets)
+	}
+	return page
 }
 
 // recorder captures the page gqlgen's handler writes.
@@ -222,8 +233,9 @@ type headerSet struct {
 // headerSetsSnippet is a small select, added before </body>, that puts the
 // chosen header set into GraphiQL's headers editor. GraphiQL keeps one
 // CodeMirror editor per tool in section.graphiql-editor-tool: the variables
-// editor first, then the headers editor.
-var headerSetsSnippet = template.Must(template.New("headerSets").Parse(`
+// editor first, then the headers editor. Parsed on first use, like the assets.
+var headerSetsSnippet = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("headerSets").Parse(`
     <div id="pg-header-sets" style="position:fixed;right:12px;bottom:12px;z-index:100;font:12px sans-serif;background:rgba(255,255,255,.9);border:1px solid #ccc;border-radius:6px;padding:4px 6px">
       <label>Headers <select id="pg-header-set">
         <option value="">choose a set…</option>
@@ -252,6 +264,7 @@ var headerSetsSnippet = template.Must(template.New("headerSets").Parse(`
       })();
     </script>
 `))
+})
 
 func injectHeaderSets(page []byte, sets map[string]map[string]string) []byte {
 	names := make([]string, 0, len(sets))
@@ -264,7 +277,7 @@ func injectHeaderSets(page []byte, sets map[string]map[string]string) []byte {
 		data = append(data, headerSet{Name: n, Headers: prettyJSON(sets[n])})
 	}
 	var snippet bytes.Buffer
-	if err := headerSetsSnippet.Execute(&snippet, data); err != nil {
+	if err := headerSetsSnippet().Execute(&snippet, data); err != nil {
 		panic(fmt.Sprintf("playground: rendering header sets: %v", err))
 	}
 	i := bytes.LastIndex(page, []byte("</body>"))
