@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/uptrace/bun"
 
 	"github.com/savvysolve/api/internal/api"
@@ -133,7 +132,7 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	if !pay.Enabled() {
 		log.Info("payments off: no STRIPE_SECRET_KEY, every session is UNBILLED")
 	}
-	pool, err := openJobsPool(ctx, cfg.DatabaseURLUnpooled, cfg.Pool.ConnectTimeout)
+	pool, err := jobs.OpenPool(ctx, cfg.DatabaseURLUnpooled, cfg.Pool.ConnectTimeout)
 	if err != nil {
 		return err
 	}
@@ -176,27 +175,6 @@ func startTracing(ctx context.Context, log *slog.Logger) (func(), bool, error) {
 			log.Warn("tracing: flush on shutdown", "err", err)
 		}
 	}, enabled, nil
-}
-
-// openJobsPool opens River's pgx pool on url, the direct connection: River
-// listens for notifications and keeps a leader lock. Unlike jobs.OpenPool it
-// does not dial: River's start, in the background, is its first use and
-// checks it (a failure ends the server), and the webhooks dial on demand.
-// Dials give up after timeout (DB_CONNECT_TIMEOUT) unless url sets its own.
-func openJobsPool(ctx context.Context, url string, timeout time.Duration) (*pgxpool.Pool, error) {
-	c, err := pgxpool.ParseConfig(url)
-	if err != nil { // its message may quote the URL, password included
-		return nil, errors.New("jobs: DATABASE_URL_UNPOOLED is not a valid connection string")
-	}
-	c.MaxConns = 10 // as jobs.OpenPool: River's few, and the webhook requests'
-	if c.ConnConfig.ConnectTimeout == 0 {
-		c.ConnConfig.ConnectTimeout = timeout
-	}
-	pool, err := pgxpool.NewWithConfig(ctx, c)
-	if err != nil {
-		return nil, fmt.Errorf("jobs: %w", err)
-	}
-	return pool, nil
 }
 
 // jobQueue is the job queue (River, in the same database), started in the

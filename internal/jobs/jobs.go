@@ -280,22 +280,22 @@ func (h *errorHandler) failed(ctx context.Context, job *rivertype.JobRow, msg, t
 // OpenPool opens River's pgx pool on url, which should be a direct connection
 // (DATABASE_URL_UNPOOLED): River listens for notifications and keeps a
 // leader lock. It holds a few connections besides the ones webhook requests
-// borrow; the workers' own SQL runs on the application's pool.
-func OpenPool(ctx context.Context, url string) (*pgxpool.Pool, error) {
+// borrow; the workers' own SQL runs on the application's pool. It does not
+// dial: River's start is its first use and checks it, so a server need not
+// wait for it before serving. Dials give up after timeout unless url sets
+// its own.
+func OpenPool(ctx context.Context, url string, timeout time.Duration) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
+	if err != nil { // its message may quote the URL, password included
 		return nil, errors.New("jobs: DATABASE_URL_UNPOOLED is not a valid connection string")
 	}
 	cfg.MaxConns = 10
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		cfg.ConnConfig.ConnectTimeout = timeout
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("jobs: connect: %w", err)
-	}
-	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if err := pool.Ping(pctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("jobs: connect: %w", err)
+		return nil, fmt.Errorf("jobs: %w", err)
 	}
 	return pool, nil
 }
