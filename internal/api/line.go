@@ -16,18 +16,18 @@ import (
 
 // The adaptive line's limit (MAX_IN_FLIGHT unset, 0 or auto) starts at
 // AdaptiveInFlight's initial value and moves between its bounds.
-const (
-	initialInFlight = 20  // failsafe-go's default: about the database pool (DB_MAX_CONNS)
-	maxInFlight     = 200 // failsafe-go's default ceiling
-)
+const maxInFlight = 200 // failsafe-go's default ceiling
 
 // AdaptiveInFlight returns the bounds and the initial value of the adaptive
 // limit on queries and mutations running at once. The floor is twice the CPUs
 // Go may use (the fixed default before the limit adapted): fewer would leave
-// CPUs idle while every request waits on the database.
+// CPUs idle while every request waits on the database. It starts there and
+// grows while run times allow, as TCP's slow start does: starting high
+// overloads the CPUs of a replica whose database is near until the limit
+// comes down.
 func AdaptiveInFlight() (lo, initial, hi int) {
 	lo = 2 * runtime.GOMAXPROCS(0)
-	return lo, max(lo, initialInFlight), max(lo, maxInFlight)
+	return lo, lo, max(lo, maxInFlight)
 }
 
 // turns is the one line that queries and mutations wait in, over every
