@@ -223,7 +223,13 @@ func (d *Desk) UpdateSolverStatus(ctx context.Context, id string, status models.
 	if !store.ValidID(id) {
 		return nil, apperr.NotFoundf("solver")
 	}
-	return store.SetSolverStatus(ctx, d.db, id, status)
+	var out *models.Solver
+	err := d.tx(ctx, func(tx bun.Tx) error { // the change and its event commit together
+		var err error
+		out, err = store.SetSolverStatus(ctx, tx, id, status)
+		return err
+	})
+	return out, err
 }
 
 // pricingFor is the price list of a tier, unknown tiers refused.
