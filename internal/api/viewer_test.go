@@ -307,11 +307,20 @@ func TestViewerCacheListenerDown(t *testing.T) {
 	wantRole("SOLVER", 1)
 	wantRole("SOLVER", 0)
 
+	// A change by hand, announced by hand as docs/operations.md says.
+	setRoleByHand("customer")
+	if _, err := e.db.Exec(`SELECT pg_notify('savvysolve_events', '{"k":"user","id":"` + seed.UserCustomer3 + `"}')`); err != nil {
+		t.Fatal(err)
+	}
+	p.await(t, seed.UserCustomer3)
+	wantRole("CUSTOMER", 1)
+	wantRole("CUSTOMER", 0)
+
 	// The listener stops: the cache stops serving.
 	stop()
-	setRoleByHand("customer")
-	wantRole("CUSTOMER", 1)
-	wantRole("CUSTOMER", 1)
+	setRoleByHand("admin")
+	wantRole("ADMIN", 1)
+	wantRole("ADMIN", 1)
 }
 
 var _ live.Watcher = (*probe)(nil)
