@@ -13,7 +13,7 @@ test: ## run every test (starts its own throwaway PostgreSQL)
 	$(GO) test -race -count=1 ./...
 
 generate: ## regenerate all generated code (gqlgen, and schema.graphql for frontend codegen)
-	$(GO) tool gqlgen generate
+	$(GO) run ./graph/codegen
 	$(GO) run . schema > schema.graphql.tmp && mv schema.graphql.tmp schema.graphql
 
 check-generated: generate ## fail when generated code is stale

@@ -21,11 +21,17 @@ require (
 require github.com/graph-gophers/dataloader/v7 v7.1.0
 
 require (
+	github.com/failsafe-go/failsafe-go v0.9.8
+	github.com/goccy/go-json v0.10.5
 	github.com/riverqueue/river/riverdriver/riverdatabasesql v0.51.1
 	github.com/stripe/stripe-go/v82 v82.5.1
 )
 
-require github.com/lib/pq v1.12.3 // indirect
+require (
+	github.com/bits-and-blooms/bitset v1.24.4 // indirect
+	github.com/influxdata/tdigest v0.0.1 // indirect
+	github.com/lib/pq v1.12.3 // indirect
+)
 
 require (
 	github.com/MicahParks/jwkset v0.11.4 // indirect
@@ -87,7 +93,7 @@ require (
 	go.opentelemetry.io/proto/otlp v1.11.0 // indirect
 	golang.org/x/mod v0.42.0 // indirect
 	golang.org/x/net v0.61.0 // indirect
-	golang.org/x/sync v0.24.0
+	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/text v0.43.0 // indirect
 	golang.org/x/tools v0.52.0 // indirect

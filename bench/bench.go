@@ -36,6 +36,8 @@ type bench struct {
 	cluster    *embeddedpg.Cluster
 	dataDir    string
 	dbURL      string
+	serverDB   string // the servers' DATABASE_URL: dbURL, or through dbProxy
+	dbProxy    *proxy // with -db-latency: the proxy that delays the servers' database traffic
 	db         *bun.DB
 	data       *dataset
 	secret     string
@@ -52,6 +54,9 @@ type bench struct {
 
 func (b *bench) close() {
 	b.srv.stop()
+	if b.dbProxy != nil {
+		b.dbProxy.close()
+	}
 	if b.db != nil {
 		b.db.Close()
 	}
@@ -116,6 +121,14 @@ func (b *bench) prepare(ctx context.Context) error {
 	}
 	if err := b.enableStatementStats(ctx, filepath.Join(dir, "data")); err != nil {
 		log.Printf("pg_stat_statements unavailable (%v): statements per request under load are not measured, only one request at a time", err)
+	}
+	b.serverDB = b.dbURL
+	if d := b.cfg.dbLatency; d > 0 {
+		if b.dbProxy, err = newProxy(proxyConfig{target: b.dbAddr(), delay: d}); err != nil {
+			return err
+		}
+		b.serverDB = b.via(b.dbProxy)
+		log.Printf("the servers reach PostgreSQL through a proxy that delays each direction by %s", d)
 	}
 	t = time.Now()
 	b.data = generate(b.cfg, time.Now().UTC().Truncate(time.Second))
@@ -220,20 +233,28 @@ func readPostmasterPID(dataDir string) int {
 
 const noLoadersEnv = "BENCH_DISABLE_DATALOADERS=1"
 
+func (b *bench) dbAddr() string { return fmt.Sprintf("127.0.0.1:%d", b.cluster.Port()) }
+
+// via is the database URL through proxy p.
+func (b *bench) via(p *proxy) string {
+	return strings.Replace(b.dbURL, fmt.Sprintf(":%d/", b.cluster.Port()), fmt.Sprintf(":%d/", p.port()), 1)
+}
+
 // countPass counts the statements of each read scenario's requests (random
 // inputs, as in the load runs, and full-shaped ones), one request at a
-// time, through the counting proxy; on the full data set also the write
-// mix's, per mutation.
+// time, through a counting proxy (which adds -db-latency too, so that the
+// servers counted are configured as the measured ones); on the full data set
+// also the write mix's, per mutation.
 func (b *bench) countPass(ctx context.Context, label string, in *inputs) error {
 	if b.cfg.noCount {
 		return nil
 	}
-	proxy, err := newCountingProxy(fmt.Sprintf("127.0.0.1:%d", b.cluster.Port()))
+	proxy, err := newProxy(proxyConfig{target: b.dbAddr(), count: true, delay: b.cfg.dbLatency})
 	if err != nil {
 		return err
 	}
 	defer proxy.close()
-	url := strings.Replace(b.dbURL, fmt.Sprintf(":%d/", b.cluster.Port()), fmt.Sprintf(":%d/", proxy.port()), 1)
+	url := b.via(proxy)
 	variants := []bool{true}
 	if b.cfg.noLoader {
 		variants = append(variants, false)
@@ -298,7 +319,7 @@ func (b *bench) countPass(ctx context.Context, label string, in *inputs) error {
 
 // countOp runs n requests one at a time (after two uncounted ones) and
 // returns the statements per request, and the fewest and most of one request.
-func countOp(ctx context.Context, p *countingProxy, n int, do op) (avg, lo, hi float64, err error) {
+func countOp(ctx context.Context, p *proxy, n int, do op) (avg, lo, hi float64, err error) {
 	for range 2 {
 		if err := do(ctx); err != nil {
 			return 0, 0, 0, err
@@ -326,7 +347,7 @@ func (b *bench) useServer(ctx context.Context, name string) error {
 	}
 	b.srv.stop()
 	b.srv = nil
-	env := serverEnv{bin: b.bin, dir: b.tmp, databaseURL: b.dbURL, secret: b.secret, pprof: b.cfg.pprofDir != "", extra: b.cfg.env}
+	env := serverEnv{bin: b.bin, dir: b.tmp, databaseURL: b.serverDB, secret: b.secret, pprof: b.cfg.pprofDir != "", extra: b.cfg.env}
 	if name == "noloaders" {
 		env.extra = append(slices.Clip(env.extra), noLoadersEnv)
 	}
@@ -419,8 +440,8 @@ func (b *bench) measure(ctx context.Context, name string, loaders bool, do op) e
 			sr.TargetRPS = round(maxRPS*share, 1)
 		}
 		b.res.addRun(sr)
-		log.Printf("%-28s %-4s %8.1f rps  p50 %6.2f  p95 %6.2f  p99 %7.2f ms  errors %d %s",
-			label, mode, sr.RPS, sr.P50, sr.P95, sr.P99, sr.Errors, sr.ErrorKinds)
+		log.Printf("%-28s %-4s %8.1f rps  p50 %6.2f  p95 %6.2f  p99 %7.2f ms  server CPU %.2f ms/req  errors %d %s",
+			label, mode, sr.RPS, sr.P50, sr.P95, sr.P99, sr.ServerCPUPerRequest, sr.Errors, sr.ErrorKinds)
 		if r.firstErr != "" && sr.Errors > 0 {
 			log.Printf("  first error: %.300s", r.firstErr)
 		}
@@ -474,11 +495,12 @@ func (b *bench) connectionsOpened() float64 {
 
 func (m *meter) finish(r loadRun) scenarioResult {
 	b := m.b
+	cpu := b.srv.cpuSeconds() - m.cpu
 	sr := scenarioResult{
 		Requests:  r.ok,
 		RPS:       round(float64(r.ok)/r.elapsed.Seconds(), 1),
 		Errors:    r.errs,
-		ServerCPU: round(b.srv.cpuSeconds()-m.cpu, 2),
+		ServerCPU: round(cpu, 2),
 		ServerRSS: round(b.srv.peakMB(), 1),
 		PGCPU:     round(pgCPU(b.postmaster)-m.pg, 2),
 		ClientCPU: round(selfCPU()-m.self, 2),
@@ -494,8 +516,12 @@ func (m *meter) finish(r loadRun) scenarioResult {
 	sortDurations(r.latencies)
 	sr.P50, sr.P95, sr.P99 = percentile(r.latencies, 50), percentile(r.latencies, 95), percentile(r.latencies, 99)
 	sr.MaxMS = percentile(r.latencies, 100)
-	if calls, top := b.statementStats(context.Background(), false); b.pss && r.ok+r.errs-r.dropped > 0 {
-		v := round(calls/float64(r.ok+r.errs-r.dropped), 2)
+	sent := r.ok + r.errs - r.dropped // the requests the server saw
+	if sent > 0 {
+		sr.ServerCPUPerRequest = round(cpu*1000/float64(sent), 3)
+	}
+	if calls, top := b.statementStats(context.Background(), false); b.pss && sent > 0 {
+		v := round(calls/float64(sent), 2)
 		sr.StatementsPerRequest = &v
 		sr.TopStatements = top
 	}
@@ -572,7 +598,7 @@ func (b *bench) coldStart(ctx context.Context) error {
 	b.srv = nil
 	var ms []float64
 	for range b.cfg.coldRuns {
-		srv, err := startServer(ctx, serverEnv{bin: b.bin, dir: b.tmp, databaseURL: b.dbURL, secret: b.secret, extra: b.cfg.env}, "coldstart")
+		srv, err := startServer(ctx, serverEnv{bin: b.bin, dir: b.tmp, databaseURL: b.serverDB, secret: b.secret, extra: b.cfg.env}, "coldstart")
 		if err != nil {
 			return err
 		}

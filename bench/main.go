@@ -8,7 +8,7 @@
 // the tail), errors, SQL statements per request, server CPU seconds and peak
 // RSS; then websocket fan-out to thousands of subscribers, and cold start.
 // Results go to stdout (a table) and bench/results/latest.json; a full run
-// also refreshes the table in README.md (between the bench markers).
+// also refreshes the table in bench/README.md (between the bench markers).
 //
 //	go run ./bench                 # the full run (~10 minutes)
 //	BENCH_SHORT=1 go run ./bench   # a quick run (< 2 minutes), same output
@@ -22,6 +22,10 @@
 // request's statements are its own and growth with the data shows. When the
 // server exposes savvysolve_sql_statements_per_request on /metrics, the
 // server's own figure is reported beside it.
+//
+// With -db-latency, the servers reach PostgreSQL through a proxy in this
+// process that delays every chunk in each direction: a database a network
+// hop away rather than on loopback.
 //
 // Only 127.0.0.1 is ever targeted. Every loop is bounded in time.
 package main
@@ -70,6 +74,8 @@ type config struct {
 	noLoader bool // run the read scenarios again with dataloaders off
 	env      []string
 	noCount  bool // skip the statement-counting passes
+
+	dbLatency time.Duration // one-way latency the servers' database traffic gets
 }
 
 func (c *config) want(name string) bool { return len(c.only) == 0 || c.only[name] }
@@ -101,9 +107,9 @@ func parseFlags() *config {
 	flag.StringVar(&c.out, "out", "", "results file (default bench/results/latest.json)")
 	flag.BoolVar(&c.durable, "durable", false, "run PostgreSQL with fsync and synchronous commit on, data on disk (default: tmpfs, durability off)")
 	flag.StringVar(&c.pprofDir, "pprof", "", "profile the server: build it with net/http/pprof (an overlay file, the source is untouched) and save CPU and allocation profiles of every maximum-throughput run, and heap, CPU and allocation profiles of the fan-out, in this directory")
-	only := flag.String("only", "", "comma-separated scenarios to run (dashboard,assigned,session,solver,ticket,writes,fanout,coldstart); statement counting always runs")
+	only := flag.String("only", "", "comma-separated scenarios to run (dashboard,assigned,history,session,solver,ticket,writes,fanout,coldstart); statement counting always runs")
 	flag.BoolVar(&c.keep, "keep", false, "keep the temporary directory (database, server logs)")
-	flag.BoolVar(&c.readme, "readme", true, "a full run of every scenario refreshes the table in README.md (between <!-- bench:begin --> and <!-- bench:end -->)")
+	flag.BoolVar(&c.readme, "readme", true, "a full run of every scenario refreshes the table in bench/README.md (between <!-- bench:begin --> and <!-- bench:end -->)")
 	flag.Func("env", "extra environment KEY=VALUE for the server process (repeatable), e.g. -env DB_MIN_CONNS=20", func(v string) error {
 		if !strings.Contains(v, "=") {
 			return fmt.Errorf("want KEY=VALUE, got %q", v)
@@ -112,6 +118,7 @@ func parseFlags() *config {
 		return nil
 	})
 	flag.BoolVar(&c.noCount, "skip-count", false, "skip the statement-counting passes (quicker experiments; statements then come from pg_stat_statements only)")
+	flag.DurationVar(&c.dbLatency, "db-latency", 0, "one-way latency added to the servers' database traffic (e.g. 1ms: a database a network hop away), by a proxy in the bench process; such a run leaves bench/README.md alone")
 	flag.BoolVar(&c.noLoader, "no-loaders", true, "also run the read scenarios with dataloaders switched off (BENCH_DISABLE_DATALOADERS=1)")
 	flag.Parse()
 
@@ -172,7 +179,7 @@ func parseFlags() *config {
 		}
 		c.readme = false
 	}
-	if c.short {
+	if c.short || c.dbLatency > 0 {
 		c.readme = false
 	}
 	return c
@@ -232,6 +239,10 @@ func run(ctx context.Context, c *config) error {
 	if err := b.runAll(ctx); err != nil {
 		return err
 	}
+	if b.dbProxy != nil {
+		b.res.DBLatencyMS = round(millis(b.cfg.dbLatency), 3)
+		b.res.DBLatencyAddedMS = round(millis(b.dbProxy.addedLatency()), 3)
+	}
 	b.res.Data = dataSizes{Solvers: c.solvers, Tickets: c.tickets, Sessions: c.sessions, Messages: c.messages, Ratings: c.ratings}
 	b.res.DurationS = round(time.Since(t0).Seconds(), 1)
 	b.res.evaluate(c)
@@ -243,10 +254,10 @@ func run(ctx context.Context, c *config) error {
 	fmt.Print(b.res.targetLines())
 	log.Printf("results written to %s (run took %s)", c.out, time.Since(t0).Round(time.Second))
 	if c.readme {
-		if err := updateReadme(filepath.Join(root, "README.md"), b.res); err != nil {
+		if err := updateReadme(filepath.Join(root, "bench", "README.md"), b.res); err != nil {
 			log.Printf("README not updated: %v", err)
 		} else {
-			log.Printf("README.md benchmark table updated")
+			log.Printf("bench/README.md benchmark table updated")
 		}
 	}
 	return nil

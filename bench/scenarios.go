@@ -28,6 +28,16 @@ const (
       messages(first: 20) { edges { node { id body createdAt author { name } } } }
       rating { rating comment } } } } } }`
 
+	// qHistory is chat history: the newest completed tickets (each has a
+	// solver and sessions), with their sessions' first messages and ratings.
+	// The same request every time: an admin's first page.
+	qHistory = `query History($first: Int!) { tickets(first: $first, filter: {status: [COMPLETED]}) {
+  edges { node { id status createdAt
+    solver { id user { name } }
+    sessions { id startedAt endedAt
+      messages(first: 10) { edges { node { id body createdAt author { name } } } }
+      rating { id rating } } } } } }`
+
 	qSession = `query Session($id: ID!) { session(id: $id) { id tier startedAt endedAt
   ticket { id status description }
   solver { id user { name } }
@@ -110,6 +120,12 @@ var readScenarios = []scenario{
 				return g.do(ctx, in.tokens[in.data.solverCID[s.ID]], qAssigned, map[string]any{"first": 50}, nil)
 			}
 		}},
+	{name: "history", title: "Chat history: tickets(first: 50, filter: {status: [COMPLETED]}) {solver {user} sessions {messages(first: 10) {author} rating}}, as an admin", read: true,
+		op: func(g *gql, in *inputs) op {
+			return func(ctx context.Context) error {
+				return g.do(ctx, in.admin, qHistory, map[string]any{"first": historyPage}, nil)
+			}
+		}},
 	{name: "session", title: "Session detail: session(id) {ticket solver {user} messages(first: 50) {author} rating callLogs}", read: true,
 		op: func(g *gql, in *inputs) op {
 			return func(ctx context.Context) error {
@@ -132,6 +148,9 @@ var readScenarios = []scenario{
 			}
 		}},
 }
+
+// The history scenario's page: tickets, and messages of each session.
+const historyPage, historyMessages = 50, 10
 
 // fullShapedOp is op restricted to requests that reach every level of the
 // query, so its statement count is the query's shape and nothing else.
@@ -244,7 +263,47 @@ func newInputs(d *dataset, secret string, upTo int) (*inputs, error) {
 		return nil, fmt.Errorf("data set too small: %d full sessions, %d rated solvers, %d full solver pages, %d active solvers",
 			len(in.fullSessions), len(in.fullSolvers), len(in.fullAssigned), len(in.active))
 	}
+	// The history scenario sends one request, so it is its own full-shaped
+	// pick: its page must reach every level.
+	if !historyReachesAll(d, in.tickets, sessionsOf, rated) {
+		return nil, fmt.Errorf("data set too small: the history page (%d newest COMPLETED tickets) has no session with a message by a signed-in customer among its first %d, or none with a rating",
+			historyPage, historyMessages)
+	}
 	return in, nil
+}
+
+// historyReachesAll reports whether the history request's page (the newest
+// COMPLETED tickets among ts, as the server orders them) reaches every level
+// of its query: a solver, a session with a message by a signed-in customer
+// among its first messages (an author no other field has loaded), a rating.
+func historyReachesAll(d *dataset, ts []*models.Ticket, sessionsOf map[string][]*models.Session, rated map[string]bool) bool {
+	var done []*models.Ticket
+	for _, t := range ts {
+		if t.Status == models.TicketCompleted {
+			done = append(done, t)
+		}
+	}
+	sort.Slice(done, func(i, j int) bool {
+		if !done[i].CreatedAt.Equal(done[j].CreatedAt) {
+			return done[i].CreatedAt.After(done[j].CreatedAt)
+		}
+		return done[i].ID > done[j].ID
+	})
+	early := map[string]bool{} // sessions with a customer's message among the first ones
+	for _, m := range d.messages {
+		if m.AuthorID != nil && m.Sender == models.SenderCustomer && m.Seq <= historyMessages {
+			early[m.SessionID] = true
+		}
+	}
+	var solver, authored, rating bool
+	for _, t := range done[:min(historyPage, len(done))] {
+		solver = solver || t.SolverID != nil
+		for _, s := range sessionsOf[t.ID] {
+			authored = authored || early[s.ID]
+			rating = rating || rated[s.ID]
+		}
+	}
+	return solver && authored && rating
 }
 
 // lifecycle is one ticket going through the write mix.

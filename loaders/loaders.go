@@ -37,7 +37,8 @@ type Loaders struct {
 	SessionPage           *Loader[store.SessionPage, SessionPage]
 	CallLogsByTicket      *Loader[string, []*models.CallLog]
 
-	ahead bool // Ahead reads relations ahead (off without a cache)
+	ahead  bool // Ahead reads relations ahead (off without a cache)
+	inline bool // Options.Inline
 }
 
 // Loader is a dataloader that can also fill a whole level at once (Fill):
@@ -46,8 +47,9 @@ type Loaders struct {
 // batch window.
 type Loader[K comparable, V any] struct {
 	*dataloader.Loader[K, V]
-	batch dataloader.BatchFunc[K, V]
-	cache dataloader.Cache[K, V]
+	batch  dataloader.BatchFunc[K, V]
+	cache  dataloader.Cache[K, V]
+	inline bool // Options.Inline
 }
 
 // RatingPage is a page of a solver's ratings (up to First+1) and their total.
@@ -85,6 +87,11 @@ type Options struct {
 	NoCache bool
 	// Observe, when set, is told the size of every batch (metrics).
 	Observe func(loader string, size int)
+	// Inline resolves the operation on one goroutine (see Inline): for
+	// queries, whose root fields read every level ahead. A key that was not
+	// read ahead is then read at once, alone, instead of waiting for a batch
+	// window that no other goroutine could join. Needs the cache.
+	Inline bool
 	// Detached runs batches apart from the cancellation of the operation
 	// whose load started them (with their own deadline), for a set shared by
 	// many operations: one leaving must not fail the others' loads.
@@ -126,6 +133,7 @@ func New(db bun.IDB, o Options) *Loaders {
 		SessionPage:           newLoader(o, "sessionPage", sessionPages(db)),
 		CallLogsByTicket:      grouped(o, "callLogsByTicket", db, store.CallLogsByTicketIDs, func(l *models.CallLog) string { return deref(l.TicketID) }),
 		ahead:                 !o.NoCache && !o.Disabled,
+		inline:                o.inline(),
 	}
 }
 
@@ -157,7 +165,24 @@ func newLoader[K comparable, V any](o Options, name string, f dataloader.BatchFu
 	if o.Disabled { // a batch of one runs as soon as its key arrives
 		opts = append(opts, dataloader.WithBatchCapacity[K, V](1))
 	}
-	return &Loader[K, V]{Loader: dataloader.NewBatchedLoader(f, opts...), batch: f, cache: cache}
+	return &Loader[K, V]{Loader: dataloader.NewBatchedLoader(f, opts...), batch: f, cache: cache, inline: o.inline()}
+}
+
+func (o Options) inline() bool { return o.Inline && !o.NoCache && !o.Disabled }
+
+// Load returns a thunk for key k's value. In an operation resolved inline,
+// a key that was not read ahead is read at once: with one goroutine nothing
+// else would join its batch, and the window would only add latency.
+func (l *Loader[K, V]) Load(ctx context.Context, k K) dataloader.Thunk[V] {
+	if !l.inline {
+		return l.Loader.Load(ctx, k)
+	}
+	if thunk, ok := l.cache.Get(ctx, k); ok {
+		return thunk
+	}
+	l.Fill(ctx, []K{k})
+	thunk, _ := l.cache.Get(ctx, k)
+	return thunk
 }
 
 // Fill loads, in one call of the batch function, the keys not cached yet,
@@ -348,6 +373,16 @@ func With(ctx context.Context, l *Loaders) context.Context {
 // From returns the context's loaders. It panics without them: a resolver
 // running outside an operation is a wiring bug, not a client error.
 func From(ctx context.Context) *Loaders { return ctx.Value(ctxKey{}).(*Loaders) }
+
+// Inline says whether ctx's operation is resolved on one goroutine: its
+// root fields read every relation of their selection ahead (Ahead), so the
+// field resolvers below only find rows in the caches, and running them, and
+// marshalling list elements, on goroutines of their own would cost more than
+// the work itself (the generated code asks through graph/inline.go).
+func Inline(ctx context.Context) bool {
+	l, ok := ctx.Value(ctxKey{}).(*Loaders)
+	return ok && l.inline
+}
 
 // PrimeTickets caches tickets read by a list query, so their relations'
 // back-references (session.ticket) cost no statement.

@@ -18,7 +18,6 @@ import (
 	"github.com/gorilla/websocket"
 	"github.com/uptrace/bun"
 	"github.com/vektah/gqlparser/v2/ast"
-	"golang.org/x/sync/semaphore"
 
 	"github.com/savvysolve/api/graph"
 	"github.com/savvysolve/api/internal/auth"
@@ -69,8 +68,8 @@ type Deps struct {
 	// Tracing adds spans for operations and resolver fields (observe.Tracing
 	// has set the global TracerProvider).
 	Tracing bool
-	// running holds the turns of plain HTTP requests (Limits.MaxInFlight).
-	running *semaphore.Weighted
+	// turns is the line of queries and mutations (Limits.MaxInFlight).
+	turns *turns
 }
 
 // New returns the server's HTTP handler.
@@ -85,7 +84,7 @@ type Deps struct {
 // mutations over sockets and streams wait for their turn in the same line.
 func New(d Deps) http.Handler {
 	d.Limits = d.Limits.withDefaults()
-	d.running = semaphore.NewWeighted(int64(d.Limits.MaxInFlight))
+	d.turns = newTurns(d.Limits.MaxInFlight, d.Metrics)
 	mux := http.NewServeMux()
 	gql := d.Auth.Middleware(d.Log)(d.graphQL())
 	plain := d.cors().Handler(d.plainHTTP(gql))
@@ -151,7 +150,7 @@ func (d Deps) graphQL() http.Handler {
 	srv.Use(textGuard{})
 	srv.Use(extension.FixedComplexityLimit(d.Limits.MaxComplexity))
 	srv.Use(newRateLimit(d.Limits))
-	srv.Use(line{running: d.running, timeout: d.Limits.RequestTimeout, metrics: d.Metrics})
+	srv.Use(line{turns: d.turns, timeout: d.Limits.RequestTimeout})
 	srv.Use(observe.Operations{Log: d.Log, Metrics: d.Metrics})
 	if d.Tracing {
 		// Only then: even a no-op field interceptor wraps every field's
@@ -177,9 +176,16 @@ func (d Deps) perOperation() graphql.OperationMiddleware {
 	live := loaders.New(d.DB, shared)
 	return func(ctx context.Context, next graphql.OperationHandler) graphql.ResponseHandler {
 		op := graphql.GetOperationContext(ctx)
-		if op.Operation != nil && op.Operation.Operation == ast.Subscription {
+		switch {
+		case op.Operation != nil && op.Operation.Operation == ast.Subscription:
 			ctx = loaders.With(ctx, live)
-		} else {
+		case op.Operation != nil && op.Operation.Operation == ast.Query:
+			// Every root field of Query reads its levels ahead: the rest
+			// resolves on this goroutine (loaders.Inline).
+			q := opts
+			q.Inline = true
+			ctx = loaders.With(ctx, loaders.New(d.DB, q))
+		default:
 			ctx = loaders.With(ctx, loaders.New(d.DB, opts))
 		}
 		ctx, _ = database.WithCounter(ctx)

@@ -22,6 +22,7 @@ import (
 	"github.com/savvysolve/api/internal/dbtest"
 	"github.com/savvysolve/api/internal/desk"
 	"github.com/savvysolve/api/internal/live"
+	"github.com/savvysolve/api/internal/observe"
 	"github.com/savvysolve/api/internal/seed"
 	"github.com/savvysolve/api/loaders"
 	"github.com/savvysolve/api/migrations"
@@ -62,6 +63,7 @@ type opts struct {
 	wait        time.Duration // the loaders' window; 0: 2 ms
 	auth        auth.Options  // the user tokens accepted besides HS256 with secret
 	log         *slog.Logger  // nil: discarded
+	metrics     *observe.Metrics
 }
 
 const testOrigin = "https://app.savvysolve.test"
@@ -108,7 +110,7 @@ func buildServer(tb testing.TB, url string, o opts) (*bun.DB, http.Handler, *liv
 	hub.Watch(authn.Cache())
 	h := api.New(api.Deps{
 		DB: db, Auth: authn, Live: hub, Log: o.log, Migrations: dir, Loaders: loaders.Options{Wait: o.wait},
-		AllowedOrigins: o.origins, Production: o.production, Limits: o.limits,
+		AllowedOrigins: o.origins, Production: o.production, Limits: o.limits, Metrics: o.metrics,
 	})
 	return db, h, hub
 }

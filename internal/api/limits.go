@@ -6,7 +6,6 @@ import (
 	"math"
 	"net/http"
 	"net/netip"
-	"runtime"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -46,9 +45,10 @@ type Limits struct {
 	RateUser int
 	// TrustedProxies are the peers whose X-Forwarded-For header names the client.
 	TrustedProxies []netip.Prefix
-	// MaxInFlight bounds the plain HTTP requests that run at once; the others
-	// wait their turn, first come first served, until their deadline
-	// (default: twice the CPUs Go may use).
+	// MaxInFlight bounds the queries and mutations that run at once, over
+	// every transport; the others wait their turn, first come first served,
+	// until their deadline. 0: a limit that adapts to latency, within the
+	// bounds of AdaptiveInFlight.
 	MaxInFlight int
 }
 
@@ -81,9 +81,6 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxBodyBytes <= 0 {
 		l.MaxBodyBytes = DefaultMaxBodyBytes
-	}
-	if l.MaxInFlight <= 0 {
-		l.MaxInFlight = 2 * runtime.GOMAXPROCS(0)
 	}
 	if l.RequestTimeout <= 0 {
 		l.RequestTimeout = DefaultRequestTimeout

@@ -2,16 +2,90 @@ package api
 
 import (
 	"context"
+	"runtime"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/failsafe-go/failsafe-go/adaptivelimiter"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
-	"golang.org/x/sync/semaphore"
 
 	"github.com/savvysolve/api/internal/apperr"
 	"github.com/savvysolve/api/internal/observe"
 )
+
+// The adaptive line's limit (MAX_IN_FLIGHT unset, 0 or auto) starts at
+// AdaptiveInFlight's initial value and moves between its bounds.
+const (
+	initialInFlight = 20  // failsafe-go's default: about the database pool (DB_MAX_CONNS)
+	maxInFlight     = 200 // failsafe-go's default ceiling
+)
+
+// AdaptiveInFlight returns the bounds and the initial value of the adaptive
+// limit on queries and mutations running at once. The floor is twice the CPUs
+// Go may use (the fixed default before the limit adapted): fewer would leave
+// CPUs idle while every request waits on the database.
+func AdaptiveInFlight() (lo, initial, hi int) {
+	lo = 2 * runtime.GOMAXPROCS(0)
+	return lo, max(lo, initialInFlight), max(lo, maxInFlight)
+}
+
+// turns is the one line that queries and mutations wait in, over every
+// transport: plain HTTP takes its turn in admit, websockets and SSE streams
+// in line. Waiters are served first come first served until their deadline.
+//
+// The number of turns adapts to latency (failsafe-go's adaptive limiter, in
+// the style of TCP Vegas and Netflix's concurrency-limits): it grows while
+// the run time of requests stays at its baseline, so a replica whose requests
+// mostly wait on a distant database runs more of them at once, and shrinks
+// when run times climb with the number running, which is the sign of
+// CPUs (or the pool) being saturated. With MAX_IN_FLIGHT=N the floor, the
+// ceiling and the start are all N: a fixed limit.
+type turns struct {
+	limiter adaptivelimiter.AdaptiveLimiter[any]
+	metrics *observe.Metrics
+}
+
+func newTurns(fixed int, m *observe.Metrics) *turns {
+	lo, initial, hi := AdaptiveInFlight()
+	if fixed > 0 {
+		lo, initial, hi = fixed, fixed, fixed
+	}
+	l := adaptivelimiter.NewBuilder[any]().
+		WithLimits(uint(lo), uint(hi), uint(initial)).
+		Build()
+	m.InFlightLimit(l.Limit)
+	return &turns{limiter: l, metrics: m}
+}
+
+// take waits for a turn until ctx ends; without one by then it answers nil.
+// The caller gives the turn back with done.
+func (t *turns) take(ctx context.Context) adaptivelimiter.Permit {
+	if p, ok := t.limiter.TryAcquirePermit(); ok {
+		t.metrics.Waited(0)
+		return p
+	}
+	start := time.Now()
+	t.metrics.Waiting(1)
+	p, err := t.limiter.AcquirePermit(ctx)
+	t.metrics.Waiting(-1)
+	t.metrics.Waited(time.Since(start))
+	if err != nil {
+		return nil
+	}
+	return p
+}
+
+// done gives a turn back. Its run time teaches the limiter, unless ctx ended
+// first: a request cut short by its deadline (or by its client leaving) is
+// dropped, so that neither the deadline nor an early exit passes for a run time.
+func done(ctx context.Context, p adaptivelimiter.Permit) {
+	if ctx.Err() != nil {
+		p.Drop()
+		return
+	}
+	p.Record()
+}
 
 // turnKey marks a request that already holds a turn (plain HTTP takes it
 // before reading the body: see plainHTTP).
@@ -24,9 +98,8 @@ type turnKey struct{}
 // transport. Subscription events do not take turns: they are the server's
 // pushes, already batched.
 type line struct {
-	running *semaphore.Weighted
+	turns   *turns
 	timeout time.Duration
-	metrics *observe.Metrics
 }
 
 var _ interface {
@@ -51,26 +124,13 @@ func (l line) InterceptOperation(ctx context.Context, next graphql.OperationHand
 		first = false
 		ctx, cancel := context.WithTimeout(ctx, l.timeout)
 		defer cancel()
-		if !l.wait(ctx) {
+		turn := l.turns.take(ctx)
+		if turn == nil {
 			err := gqlerror.Errorf("the server is busy; try again")
-			err.Extensions = map[string]any{"code": string(apperr.Internal), "retryAfter": 1}
+			err.Extensions = map[string]any{"code": string(apperr.Unavailable), "retryAfter": 1}
 			return &graphql.Response{Errors: gqlerror.List{err}}
 		}
-		defer l.running.Release(1)
+		defer done(ctx, turn)
 		return h(ctx)
 	}
-}
-
-// wait takes a turn, waiting until ctx ends at the latest.
-func (l line) wait(ctx context.Context) bool {
-	if l.running.TryAcquire(1) {
-		l.metrics.Waited(0)
-		return true
-	}
-	start := time.Now()
-	l.metrics.Waiting(1)
-	err := l.running.Acquire(ctx, 1)
-	l.metrics.Waiting(-1)
-	l.metrics.Waited(time.Since(start))
-	return err == nil
 }

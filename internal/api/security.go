@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/failsafe-go/failsafe-go/adaptivelimiter"
 	"github.com/rs/cors"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
@@ -83,10 +84,11 @@ func (d Deps) plainHTTP(next http.Handler) http.Handler {
 		}
 		ctx, cancel := context.WithDeadline(r.Context(), deadline)
 		defer cancel()
-		if !d.admit(ctx, w) {
+		turn := d.admit(ctx, w)
+		if turn == nil {
 			return
 		}
-		defer d.running.Release(1)
+		defer done(ctx, turn)
 		ctx = context.WithValue(ctx, turnKey{}, true)
 		rw := &replyWriter{ResponseWriter: w}
 		ctx = context.WithValue(ctx, replyKey, rw)
@@ -160,29 +162,18 @@ func (d Deps) readBody(w http.ResponseWriter, r *http.Request, deadline time.Tim
 	return body, true
 }
 
-// admit waits for a turn to run (Limits.MaxInFlight): a request's resolvers
-// run on many goroutines and its loaders batch the keys that arrive within a
-// short window, so when more requests run than the CPUs can serve, every
-// one's goroutines are scheduled late, batches split into more statements
-// and latency climbs for all. Waiting in line keeps the running ones fast,
-// and overload costs waiting time, not collapse. Without a turn before the
-// deadline it answers 503 and false; otherwise the caller releases the turn.
-func (d Deps) admit(ctx context.Context, w http.ResponseWriter) bool {
-	if d.running.TryAcquire(1) {
-		d.Metrics.Waited(0)
-		return true
-	}
-	start := time.Now()
-	d.Metrics.Waiting(1)
-	err := d.running.Acquire(ctx, 1)
-	d.Metrics.Waiting(-1)
-	d.Metrics.Waited(time.Since(start))
-	if err != nil {
+// admit waits for a turn to run (MAX_IN_FLIGHT, see turns): a request that
+// runs beside too many others only makes all of them slower, so past the
+// limit it waits in line, and overload costs waiting time, not collapse.
+// Without a turn before the deadline it answers 503 and nil; otherwise the
+// caller gives the turn back with done.
+func (d Deps) admit(ctx context.Context, w http.ResponseWriter) adaptivelimiter.Permit {
+	turn := d.turns.take(ctx)
+	if turn == nil {
 		w.Header().Set("Retry-After", "1")
 		writeError(w, http.StatusServiceUnavailable, apperr.New(apperr.Unavailable, "the server is busy; try again"))
-		return false
 	}
-	return true
+	return turn
 }
 
 func writeError(w http.ResponseWriter, status int, e *apperr.Error) { auth.WriteError(w, status, e) }

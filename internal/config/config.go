@@ -117,7 +117,7 @@ func FromEnv(get func(string) string) (Config, error) {
 			RateAnon:       r.int("RATE_LIMIT_ANON", 10),
 			RateUser:       r.int("RATE_LIMIT_USER", 120),
 			TrustedProxies: r.prefixes("TRUSTED_PROXIES"),
-			MaxInFlight:    r.int("MAX_IN_FLIGHT", 0),
+			MaxInFlight:    r.inFlight("MAX_IN_FLIGHT"),
 		},
 		Webhooks: webhooks.Secrets{
 			ClerkSecret:     get("CLERK_WEBHOOK_SECRET"),
@@ -146,9 +146,6 @@ func FromEnv(get func(string) string) (Config, error) {
 	}
 	if c.Pool.StatementTimeout < 0 {
 		r.fail("DB_STATEMENT_TIMEOUT", get("DB_STATEMENT_TIMEOUT"), "a duration, 0 to disable")
-	}
-	if c.Limits.MaxInFlight < 0 {
-		r.fail("MAX_IN_FLIGHT", get("MAX_IN_FLIGHT"), "a number of requests, 0 for twice the CPUs")
 	}
 	if c.Limits.RateAnon < 0 {
 		r.fail("RATE_LIMIT_ANON", get("RATE_LIMIT_ANON"), "a number per minute, 0 to disable")
@@ -233,6 +230,21 @@ func (r *reader) positive(key string, def int) int {
 	if err != nil || n <= 0 {
 		r.fail(key, v, "a positive integer")
 		return def
+	}
+	return n
+}
+
+// inFlight reads MAX_IN_FLIGHT: a fixed number of requests, or auto (also
+// 0 or unset) for api's adaptive limit, which it stands for as 0.
+func (r *reader) inFlight(key string) int {
+	v := r.get(key)
+	if v == "" || v == "auto" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		r.fail(key, v, "auto (or 0) for a limit that adapts to latency, or a fixed number of requests")
+		return 0
 	}
 	return n
 }

@@ -107,9 +107,18 @@ func TestFromEnv(t *testing.T) {
 			t.Fatalf("loaders %+v, err %v", c.Loaders, err)
 		}
 	})
+	t.Run("MaxInFlight", func(t *testing.T) {
+		// 0 stands for the adaptive limit (api.Limits.MaxInFlight).
+		for v, want := range map[string]int{"": 0, "auto": 0, "0": 0, "64": 64} {
+			c, err := config.FromEnv(env(map[string]string{"MAX_IN_FLIGHT": v}))
+			if err != nil || c.Limits.MaxInFlight != want {
+				t.Errorf("MAX_IN_FLIGHT=%q: %d, %v; want %d", v, c.Limits.MaxInFlight, err, want)
+			}
+		}
+	})
 	t.Run("BadValues", func(t *testing.T) {
 		for k, v := range map[string]string{"PORT": "eighty", "APP_ENV": "staging", "DB_MAX_IDLE_TIME": "soon", "MIGRATE_ON_START": "maybe",
-			"AUTH_ISSUER": "clerk.example.com", "LOADER_WAIT": "-1ms", "JOB_WORKERS": "-1"} {
+			"AUTH_ISSUER": "clerk.example.com", "LOADER_WAIT": "-1ms", "JOB_WORKERS": "-1", "MAX_IN_FLIGHT": "-1"} {
 			if _, err := config.FromEnv(env(map[string]string{k: v})); err == nil {
 				t.Errorf("%s=%s accepted", k, v)
 			}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -57,6 +58,8 @@ type Metrics struct {
 	waited        prometheus.Histogram
 	jobs          *prometheus.CounterVec
 	jobSeconds    *prometheus.HistogramVec
+	// inFlightLimit reads the line's current limit (set by InFlightLimit).
+	inFlightLimit atomic.Pointer[func() int]
 
 	names *names
 }
@@ -109,11 +112,11 @@ func NewMetrics(c MetricsConfig) *Metrics {
 		}, []string{"code"}),
 		waiting: prometheus.NewGauge(prometheus.GaugeOpts{
 			Namespace: namespace, Name: "http_requests_waiting",
-			Help: "Plain HTTP requests waiting for a turn to run (MAX_IN_FLIGHT are running).",
+			Help: "Queries and mutations waiting for a turn to run (savvysolve_http_in_flight_limit run at once).",
 		}),
 		waited: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: namespace, Name: "http_wait_seconds",
-			Help:    "Time a plain HTTP request waited for a turn to run (MAX_IN_FLIGHT).",
+			Help:    "Time a query or mutation waited for a turn to run (MAX_IN_FLIGHT).",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 15},
 		}),
 		jobs: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -132,6 +135,15 @@ func NewMetrics(c MetricsConfig) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: namespace, Name: "http_in_flight_limit",
+		Help: "Queries and mutations that may run at once (MAX_IN_FLIGHT: fixed, or adapted to latency); 0 before the server starts.",
+	}, func() float64 {
+		if limit := m.inFlightLimit.Load(); limit != nil {
+			return float64((*limit)())
+		}
+		return 0
+	}))
 	if c.DB != nil {
 		m.reg.MustRegister(collectors.NewDBStatsCollector(c.DB, namespace))
 	}
@@ -222,6 +234,14 @@ func (m *Metrics) operation(name string, known bool, typ, outcome string, second
 func (m *Metrics) Waiting(delta int) {
 	if m != nil {
 		m.waiting.Add(float64(delta))
+	}
+}
+
+// InFlightLimit makes limit the source of the in-flight limit gauge (the
+// line's current limit, read at every scrape).
+func (m *Metrics) InFlightLimit(limit func() int) {
+	if m != nil {
+		m.inFlightLimit.Store(&limit)
 	}
 }
 

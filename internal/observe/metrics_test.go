@@ -55,6 +55,7 @@ func TestMetrics(t *testing.T) {
 	m.Waiting(-1)
 	m.Waited(0)
 	m.Waited(20 * time.Millisecond)
+	m.InFlightLimit(func() int { return 12 })
 
 	for _, line := range []string{
 		`savvysolve_graphql_requests_total{operation="Ticket",outcome="ok",type="query"} 2`,
@@ -76,6 +77,7 @@ func TestMetrics(t *testing.T) {
 		`savvysolve_http_requests_waiting 1`,
 		`savvysolve_http_wait_seconds_count 2`,
 		`savvysolve_http_wait_seconds_bucket{le="0.0005"} 1`,
+		`savvysolve_http_in_flight_limit 12`,
 		`savvysolve_http_requests_total{code="404"} 1`, // scrapes count as 200s: 404 is exact
 		`go_sql_max_open_connections{db_name="savvysolve"} 7`,
 		`go_sql_open_connections{db_name="savvysolve"} 0`,
@@ -100,7 +102,7 @@ func TestMetrics(t *testing.T) {
 		"savvysolve_sql_statements_per_request", "savvysolve_subscriptions_open",
 		"savvysolve_notifications_received_total", "savvysolve_subscribers_dropped_total",
 		"savvysolve_dataloader_batch_size", "savvysolve_websockets_open", "savvysolve_http_requests_total",
-		"savvysolve_http_requests_waiting", "savvysolve_http_wait_seconds",
+		"savvysolve_http_requests_waiting", "savvysolve_http_wait_seconds", "savvysolve_http_in_flight_limit",
 		"go_goroutines", "process_cpu_seconds_total", "go_sql_open_connections",
 	} {
 		if !strings.Contains(text, "# HELP "+name+" ") {
@@ -158,6 +160,7 @@ func TestNilMetrics(t *testing.T) {
 	m.Subscribed("ticketQueue", 1)
 	m.TooSlow()
 	m.Batch("user", 1)
+	m.InFlightLimit(func() int { return 1 })
 	rec := httptest.NewRecorder()
 	m.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/metrics", nil))
 	if rec.Code != http.StatusNotFound {

@@ -6,6 +6,7 @@ import (
 	"github.com/savvysolve/api/internal/page"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/schema"
 
 	"github.com/savvysolve/api/models"
 )
@@ -31,10 +32,11 @@ const noBound = 1<<31 - 1
 // or backward), plus the nearest message at or before AfterSeq and the
 // nearest at or after BeforeSeq, if any (they tell whether messages lie
 // outside the range, for hasPreviousPage and hasNextPage). Rows come ordered
-// by session and seq, each with its author (m.Author) joined in: a chat shows
-// who wrote what, and a page of a hundred messages would otherwise wait for a
-// second round of loads. Keys of one session may share rows: callers pick
-// each key's rows by range (see loaders).
+// by session and seq, each with its author (m.Author) joined in, read once
+// per author (shareAuthors): a chat shows who wrote what, and a page of a
+// hundred messages would otherwise wait for a second round of loads. Keys of
+// one session may share rows: callers pick each key's rows by range (see
+// loaders).
 func MessagePages(ctx context.Context, db DB, keys []MessagePage) ([]*models.SessionMessage, error) {
 	n := len(keys)
 	ids, after, before, limits, back := make([]string, 0, n), make([]int, 0, n), make([]int, 0, n), make([]int, 0, n), make([]bool, 0, n)
@@ -51,7 +53,8 @@ func MessagePages(ctx context.Context, db DB, keys []MessagePage) ([]*models.Ses
 	var ms []*models.SessionMessage
 	err := db.NewSelect().
 		Model(&ms).
-		ModelTableExpr(`unnest(?::uuid[], ?::int[], ?::int[], ?::int[], ?::bool[]) AS k(session_id, after_seq, before_seq, lim, back)
+		ModelTableExpr(`(SELECT y.*, row_number() OVER (PARTITION BY y.author_id) = 1 AS first_of_author
+			FROM unnest(?::uuid[], ?::int[], ?::int[], ?::int[], ?::bool[]) AS k(session_id, after_seq, before_seq, lim, back)
 			CROSS JOIN LATERAL (
 			(SELECT * FROM session_messages x
 			WHERE NOT k.back AND x.session_id = k.session_id AND x.seq > k.after_seq AND x.seq < k.before_seq
@@ -67,11 +70,34 @@ func MessagePages(ctx context.Context, db DB, keys []MessagePage) ([]*models.Ses
 			UNION ALL
 			(SELECT * FROM session_messages x
 			WHERE x.session_id = k.session_id AND x.seq >= k.before_seq
-			ORDER BY x.seq LIMIT 1)) AS m`, pgArray(ids), pgArray(after), pgArray(before), pgArray(limits), pgArray(back)).
-		Relation("Author").
+			ORDER BY x.seq LIMIT 1)) AS y) AS m`, pgArray(ids), pgArray(after), pgArray(before), pgArray(limits), pgArray(back)).
+		RelationWithOpts("Author", bun.RelationOpts{AdditionalJoinOnConditions: []schema.QueryWithArgs{schema.SafeQuery("m.first_of_author", nil)}}).
 		OrderExpr("m.session_id, m.seq").
 		Scan(ctx)
-	return ms, mapErr(err, "message")
+	if err != nil {
+		return nil, mapErr(err, "message")
+	}
+	shareAuthors(ms)
+	return ms, nil
+}
+
+// shareAuthors points every message at its author, read once per author:
+// the statement joins an author's row to its first message only, since the
+// same few people write most messages of a page and each joined row costs
+// its columns' decoding.
+func shareAuthors(ms []*models.SessionMessage) {
+	authors := map[string]*models.User{}
+	for _, m := range ms {
+		if m.Author != nil && m.Author.ID != "" {
+			authors[m.Author.ID] = m.Author
+		}
+	}
+	for _, m := range ms {
+		m.Author = nil
+		if m.AuthorID != nil {
+			m.Author = authors[*m.AuthorID]
+		}
+	}
 }
 
 // MessagesAfter returns up to limit messages of a session after seq, oldest

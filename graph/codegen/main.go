@@ -1,0 +1,125 @@
+// Command codegen regenerates graph/ (and new resolver stubs) from
+// gqlgen.yml with gqlgen, as `go tool gqlgen generate` would, then points a
+// few calls of the generated code at graph/inline.go: concurrent list
+// marshalling and field resolution, which run on the calling goroutine for
+// operations that read ahead and go back to gqlgen for the rest; the
+// @defer bookkeeping of every object, set up only when a field is deferred;
+// the writing of an object; and the buffer of a query's or mutation's
+// response, taken from a pool (see Release). gqlgen's templates have no option for any
+// of it. `make generate` runs it; CI checks that its output is
+// committed.
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"go/format"
+	"log"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/99designs/gqlgen/api"
+	"github.com/99designs/gqlgen/codegen/config"
+)
+
+// rewrites replace calls of gqlgen's runtime in the generated file; each
+// must match, so that a change of gqlgen's output fails here, not silently.
+var rewrites = []struct{ old, new string }{
+	{"graphql.MarshalSliceConcurrently(", "marshalSlice("},
+	{"out.ResolveConcurrently(ec.OperationContext, &deferred, i,", "resolveField(ctx, field, out, ec.OperationContext, &deferred, i,"},
+	{"\tdeferred := graphql.NewDeferredGroup(ctx)\n", "\tdeferred := newDeferredGroup(ctx, fields)\n"},
+	{"\treturn out\n}\n", "\treturn object{fields, out}\n}\n"},
+	{"\t\t\tvar buf bytes.Buffer\n\t\t\tdata.MarshalGQL(&buf)\n", "\t\t\tbuf := responseBuffer()\n\t\t\tdata.MarshalGQL(buf)\n"},
+}
+
+func main() {
+	log.SetFlags(0)
+	cfg, err := config.LoadConfigFromDefaultLocations()
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := api.Generate(cfg); err != nil {
+		log.Fatal(err)
+	}
+	if err := rewrite(cfg.Exec.Filename); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func rewrite(path string) error {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	for _, r := range rewrites {
+		if !bytes.Contains(src, []byte(r.old)) {
+			return fmt.Errorf("%s: no %q to rewrite: has gqlgen's output changed?", path, r.old)
+		}
+		src = bytes.ReplaceAll(src, []byte(r.old), []byte(r.new))
+	}
+	if src, err = boundFields(src); err != nil {
+		return err
+	}
+	if src, err = format.Source(src); err != nil {
+		return err
+	}
+	return os.WriteFile(path, src, 0o644)
+}
+
+// boundField matches the generated resolution of a field bound to a struct
+// field (no resolver, no middleware of its own): $1 the function's head, $2
+// its body, $3 the value (obj.X), $4 the marshal function.
+var boundField = regexp.MustCompile(`(?m)^(func \(ec \*executionContext\) _\w+\(ctx context\.Context, field graphql\.CollectedField, obj \*[\w.]+\) \(ret graphql\.Marshaler\) \{\n)` +
+	`(\treturn graphql\.ResolveField\(\n\t\tctx,\n\t\tec\.OperationContext,\n\t\tfield,\n` +
+	`\t\tfunc\(ctx context\.Context, field graphql\.CollectedField\) \(\*graphql\.FieldContext, error\) \{\n\t\t\treturn ec\.fieldContext_\w+\(ctx, field\)\n\t\t\},\n` +
+	`\t\tfunc\(ctx context\.Context\) \(any, error\) \{\n\t\t\treturn (obj\.\w+), nil\n\t\t\},\n\t\tnil,\n` +
+	`\t\tfunc\(ctx context\.Context, selections ast\.SelectionSet, v [^)]+\) graphql\.Marshaler \{\n\t\t\treturn ec\.([^(\s]+)\(ctx, selections, v\)\n\t\t\},\n` +
+	`\t\t(?:true|false),\n\t\t(?:true|false),\n\t\)\n)\}\n`)
+
+// scalarMarshal matches the marshal functions of scalars and enums that
+// cannot fail: no error to place, so no field context to build. A non-null
+// Time fails when zero: its fast path is guarded.
+var scalarMarshal = regexp.MustCompile(`^marshal(NString2string|NInt2int|NID2string|NBoolean2bool|OString2ᚖstring|OInt2ᚖint|OTime2ᚖtimeᚐTime|NTime2timeᚐTime|N\w+2githubᚗcomᚋsavvysolveᚋapiᚋmodelsᚐ\w+)$`)
+
+// boundFields gives every bound scalar or enum field a fast path: the value
+// is marshalled at once, without the field context, context, closures and
+// boxing that graphql.ResolveField allocates for each field of each object
+// (most of a large response's allocations). Only a field's own middleware
+// could tell the difference, and the server's one field interceptor
+// (observe.Trace) skips fields without a resolver. The slow path stays for
+// the zero Time that a non-null field must report as an error.
+func boundFields(src []byte) ([]byte, error) {
+	n := 0
+	out := boundField.ReplaceAllFunc(src, func(m []byte) []byte {
+		g := boundField.FindSubmatch(m)
+		head, body, value, marshal := g[1], g[2], string(g[3]), string(g[4])
+		if !infallible(src, marshal) {
+			return m
+		}
+		n++
+		if marshal == "marshalNTime2timeᚐTime" {
+			return fmt.Appendf(nil, "%s\tif !%s.IsZero() {\n\t\treturn ec.%s(ctx, field.Selections, %s)\n\t}\n%s}\n", head, value, marshal, value, body)
+		}
+		return fmt.Appendf(nil, "%s\treturn ec.%s(ctx, field.Selections, %s)\n}\n", head, marshal, value)
+	})
+	if n == 0 {
+		return nil, fmt.Errorf("no bound scalar field found: has gqlgen's output changed?")
+	}
+	return out, nil
+}
+
+// infallible says whether the marshal function cannot report an error: a
+// built-in scalar's listed in scalarMarshal, or an enum's, which returns its
+// value as it is.
+func infallible(src []byte, marshal string) bool {
+	if !scalarMarshal.MatchString(marshal) {
+		return false
+	}
+	if !strings.Contains(marshal, "savvysolve") {
+		return true
+	}
+	enum := regexp.MustCompile(regexp.QuoteMeta("func (ec *executionContext) "+marshal+"(ctx context.Context, sel ast.SelectionSet, v models.") +
+		`\w+\) graphql\.Marshaler \{\n\treturn v\n\}`)
+	return enum.Match(src)
+}

@@ -1,0 +1,156 @@
+package graph
+
+// The generated code marshals every list of objects with a goroutine per
+// element and resolves every resolver field of an object after the first on
+// a goroutine of its own, so that dataloader batches can gather the loads of
+// siblings. A query needs none of that: its root fields read every level
+// ahead (loaders.Ahead), and the resolvers below only find rows in caches.
+// For such an operation (loaders.Inline) these two functions, which
+// graph/codegen puts in place of gqlgen's, do the work on the calling
+// goroutine; for the others (mutations, subscription events) they hand it
+// to gqlgen unchanged.
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"github.com/99designs/gqlgen/graphql"
+
+	"github.com/savvysolve/api/loaders"
+)
+
+// marshalSlice stands for graphql.MarshalSliceConcurrently.
+func marshalSlice(ctx context.Context, length int, workerLimit int64, omitPanicHandler bool,
+	marshal func(ctx context.Context, i int) graphql.Marshaler) graphql.Array {
+	if length < 2 || !loaders.Inline(ctx) {
+		return graphql.MarshalSliceConcurrently(ctx, length, workerLimit, omitPanicHandler, marshal)
+	}
+	ret := make(graphql.Array, length)
+	for i := range length {
+		ctx := graphql.WithFieldContext(ctx, &graphql.FieldContext{Index: &i})
+		ret[i] = marshalElement(ctx, i, omitPanicHandler, marshal)
+	}
+	return ret
+}
+
+// marshalElement marshals element i; a panic leaves Null in its place and an
+// error on its path, as gqlgen's own recovery does.
+func marshalElement(ctx context.Context, i int, omitPanicHandler bool,
+	marshal func(ctx context.Context, i int) graphql.Marshaler) (ret graphql.Marshaler) {
+	if !omitPanicHandler {
+		defer func() {
+			if r := recover(); r != nil {
+				graphql.AddError(ctx, graphql.Recover(ctx, r))
+				ret = graphql.Null
+			}
+		}()
+	}
+	return marshal(ctx, i)
+}
+
+// resolveField stands for FieldSet.ResolveConcurrently: inline, it resolves
+// field i at once and counts an invalid result (a null where the schema
+// forbids one) as the field set's Dispatch would.
+func resolveField(ctx context.Context, field graphql.CollectedField, out *graphql.FieldSet,
+	oc *graphql.OperationContext, deferred *graphql.DeferredGroup, i int, recoverFromPanic, nonNull bool,
+	resolve func(ctx context.Context) graphql.Marshaler) {
+	if field.IsDeferred() || !loaders.Inline(ctx) {
+		out.ResolveConcurrently(oc, deferred, i, recoverFromPanic, nonNull, resolve)
+		return
+	}
+	v := resolveRecovering(ctx, oc, recoverFromPanic, resolve)
+	out.Values[i] = v
+	if (nonNull && v == graphql.Null) || (!nonNull && v == graphql.RequiredNull) {
+		atomic.AddUint32(&out.Invalids, 1)
+	}
+}
+
+func resolveRecovering(ctx context.Context, oc *graphql.OperationContext, recoverFromPanic bool,
+	resolve func(ctx context.Context) graphql.Marshaler) (v graphql.Marshaler) {
+	if recoverFromPanic {
+		defer func() {
+			if r := recover(); r != nil {
+				oc.Error(ctx, oc.Recover(ctx, r))
+				v = graphql.Null
+			}
+		}()
+	}
+	return resolve(ctx)
+}
+
+// newDeferredGroup stands for graphql.NewDeferredGroup, which computes the
+// object's path and allocates a field set and a map for every object of a
+// response, while only an object with a deferred field (@defer) uses them.
+func newDeferredGroup(ctx context.Context, fields []graphql.CollectedField) graphql.DeferredGroup {
+	for _, f := range fields {
+		if f.IsDeferred() {
+			return graphql.NewDeferredGroup(ctx)
+		}
+	}
+	return graphql.DeferredGroup{}
+}
+
+// object writes an object's fields as graphql.FieldSet does (in order, an
+// alias once), without the map of written aliases that FieldSet allocates
+// for every object: an object has few fields, a scan of the previous ones
+// costs less.
+type object struct {
+	fields []graphql.CollectedField
+	set    *graphql.FieldSet
+}
+
+func (o object) MarshalGQL(w io.Writer) {
+	io.WriteString(w, "{")
+	first := true
+	for i := range o.fields {
+		if o.written(i) {
+			continue
+		}
+		if !first {
+			io.WriteString(w, ",")
+		}
+		first = false
+		// An alias is a GraphQL name ([_A-Za-z][_0-9A-Za-z]*): nothing to escape.
+		io.WriteString(w, `"`)
+		io.WriteString(w, o.fields[i].Alias)
+		io.WriteString(w, `":`)
+		o.set.Values[i].MarshalGQL(w)
+	}
+	io.WriteString(w, "}")
+}
+
+// written says whether a field before i has i's alias.
+func (o object) written(i int) bool {
+	for j := range i {
+		if o.fields[j].Alias == o.fields[i].Alias {
+			return true
+		}
+	}
+	return false
+}
+
+// buffers hold the response data of queries and mutations: a large response
+// grows its buffer a dozen times, and each answer would allocate it anew.
+var buffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooled bounds the buffers kept: a rare huge response is left to the GC.
+const maxPooled = 4 << 20
+
+func responseBuffer() *bytes.Buffer {
+	b := buffers.Get().(*bytes.Buffer)
+	b.Reset()
+	return b
+}
+
+// Release gives back the buffer behind a query's or mutation's response data
+// once the answer is written; data must not be used after. Data that was not
+// released is left to the GC.
+func Release(data []byte) {
+	if cap(data) == 0 || cap(data) > maxPooled {
+		return
+	}
+	buffers.Put(bytes.NewBuffer(data[:0]))
+}

@@ -1,0 +1,75 @@
+package graph
+
+import (
+	"bytes"
+	"context"
+	"strconv"
+	"testing"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/savvysolve/api/loaders"
+)
+
+// inlineCtx is the context of a query's field, resolved inline or not.
+func inlineCtx(inline bool) context.Context {
+	ctx := graphql.WithOperationContext(context.Background(), &graphql.OperationContext{
+		Operation:          &ast.OperationDefinition{Operation: ast.Query},
+		RecoverFunc:        func(ctx context.Context, err any) error { return graphql.DefaultRecover(ctx, err) },
+		ResolverMiddleware: func(ctx context.Context, next graphql.Resolver) (any, error) { return next(ctx) },
+	})
+	ctx = graphql.WithResponseContext(ctx, graphql.DefaultErrorPresenter, graphql.DefaultRecover)
+	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{Field: graphql.CollectedField{Field: &ast.Field{Alias: "list"}}})
+	return loaders.With(ctx, loaders.New(nil, loaders.Options{Inline: inline}))
+}
+
+// TestMarshalSlice: inline, the elements are marshalled in order on the
+// caller's goroutine, each with its own index in its path, and a panic in
+// one leaves null there and an error on its path, as gqlgen's own does.
+func TestMarshalSlice(t *testing.T) {
+	for _, inline := range []bool{true, false} {
+		t.Run(strconv.FormatBool(inline), func(t *testing.T) {
+			ctx := inlineCtx(inline)
+			var order []int
+			arr := marshalSlice(ctx, 4, 0, false, func(ctx context.Context, i int) graphql.Marshaler {
+				if inline {
+					order = append(order, i) // inline: no other goroutine writes
+				}
+				if i == 2 {
+					panic("element 2 fails")
+				}
+				return graphql.MarshalString(graphql.GetPath(ctx).String())
+			})
+			var b bytes.Buffer
+			arr.MarshalGQL(&b)
+			if want := `["list[0]","list[1]",null,"list[3]"]`; b.String() != want {
+				t.Errorf("got %s, want %s", b.String(), want)
+			}
+			errs := graphql.GetErrors(ctx)
+			if len(errs) != 1 || errs[0].Path.String() != "list[2]" {
+				t.Errorf("errors: %v", errs)
+			}
+			if inline && len(order) != 4 {
+				t.Errorf("inline order: %v", order)
+			}
+			if got := loaders.Inline(ctx); got != inline {
+				t.Errorf("loaders.Inline = %v", got)
+			}
+		})
+	}
+}
+
+// TestObjectMarshal: an object writes its fields in order, an alias once.
+func TestObjectMarshal(t *testing.T) {
+	fields := []graphql.CollectedField{
+		{Field: &ast.Field{Alias: "a"}}, {Field: &ast.Field{Alias: "b"}}, {Field: &ast.Field{Alias: "a"}},
+	}
+	set := graphql.NewFieldSet(fields)
+	set.Values[0], set.Values[1], set.Values[2] = graphql.MarshalInt(1), graphql.Null, graphql.MarshalInt(3)
+	var b bytes.Buffer
+	object{fields, set}.MarshalGQL(&b)
+	if want := `{"a":1,"b":null}`; b.String() != want {
+		t.Errorf("got %s, want %s", b.String(), want)
+	}
+}
