@@ -121,7 +121,8 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	sockets := wsconn.NewRegistry()
 	metrics := observe.NewMetrics(observe.MetricsConfig{DB: db.DB, WebSockets: sockets.Len})
 	hub := live.New(db, log)
-	hub.Observe = metrics // before Listen starts, which reads it
+	hub.Observe = metrics    // before Listen starts, which reads it
+	hub.Watch(authn.Cache()) // viewers are cached while the listener tells of changes
 	lctx, stopListening := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopListening()
 	// Subscribers need not wait for the LISTEN: the hub catches up from the

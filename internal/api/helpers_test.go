@@ -107,6 +107,7 @@ func buildServer(tb testing.TB, url string, o opts) (*bun.DB, http.Handler, *liv
 		o.log = testLog()
 	}
 	hub := live.New(db, o.log)
+	hub.Watch(authn.Cache())
 	h := api.New(api.Deps{
 		DB: db, Auth: authn, Live: hub, Log: o.log, Migrations: dir, Loaders: loaders.Options{Wait: o.wait},
 		AllowedOrigins: o.origins, Production: o.production, Limits: o.limits, Metrics: o.metrics,

@@ -99,6 +99,7 @@ func newPayEnv(t *testing.T) *payEnv {
 		t.Fatal(err)
 	}
 	hub := live.New(db, testLog())
+	hub.Watch(authn.Cache())
 	h := api.New(api.Deps{
 		DB: db, Auth: authn, Live: hub, Log: testLog(), Migrations: dir, Loaders: loaders.Options{Wait: 2 * time.Millisecond},
 		AllowedOrigins: []string{testOrigin}, Webhooks: hooks, Payments: pay, Charges: runner,

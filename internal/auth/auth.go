@@ -60,12 +60,14 @@ type Authenticator struct {
 	jwks    keyfunc.Keyfunc
 	parser  *jwt.Parser
 	parties []string
+	cache   *Cache
 }
 
 // New returns an Authenticator: ticket tokens are looked up in db, user
 // tokens verified as o says and their users found through users.
 func New(ctx context.Context, db bun.IDB, users Users, o Options) (*Authenticator, error) {
-	a := &Authenticator{db: db, users: users, secret: []byte(o.Secret), parties: o.AuthorizedParties}
+	a := &Authenticator{db: db, users: users, secret: []byte(o.Secret), parties: o.AuthorizedParties,
+		cache: NewCache(CacheSize, CacheTTL)}
 	if o.JWKSURL != "" {
 		k, err := keyfunc.NewDefaultCtx(ctx, []string{o.JWKSURL})
 		if err != nil {
@@ -84,6 +86,11 @@ func New(ctx context.Context, db bun.IDB, users Users, o Options) (*Authenticato
 	a.parser = jwt.NewParser(opts...)
 	return a, nil
 }
+
+// Cache is where the viewers of recent tokens are kept. It serves nothing
+// until a listener that tells it of changes is connected: pass it to
+// live.Hub.Watch.
+func (a *Authenticator) Cache() *Cache { return a.cache }
 
 var errUnauthenticated = apperr.New(apperr.Unauthent, "the token is invalid or expired")
 
@@ -108,13 +115,19 @@ func (a *Authenticator) Authenticate(ctx context.Context, authorization string) 
 }
 
 func (a *Authenticator) ticketViewer(ctx context.Context, token string) (Viewer, error) {
-	t, err := store.TicketByTokenHash(ctx, a.db, HashTicketToken(token))
+	hash := HashTicketToken(token)
+	id, gen, ok := a.cache.ticket(hash)
+	if ok {
+		return Viewer{TicketID: id}, nil
+	}
+	t, err := store.TicketByTokenHash(ctx, a.db, hash)
 	if apperr.CodeOf(err) == apperr.NotFound {
 		return Viewer{}, errUnauthenticated
 	}
 	if err != nil {
 		return Viewer{}, err
 	}
+	a.cache.keepTicket(hash, t.ID, gen)
 	return Viewer{TicketID: t.ID}, nil
 }
 
@@ -142,11 +155,26 @@ func (a *Authenticator) userViewer(ctx context.Context, token string) (Viewer, e
 	case c.AuthorizedParty != "" && len(a.parties) > 0 && !slices.Contains(a.parties, c.AuthorizedParty):
 		return Viewer{}, errParty
 	}
-	u, err := a.users.SignIn(ctx, Identity{ClerkID: c.Subject, Email: c.Email})
+	u, err := a.signIn(ctx, Identity{ClerkID: c.Subject, Email: c.Email})
 	if err != nil {
 		return Viewer{}, err
 	}
 	return Viewer{User: u, Solver: u.Solver, ExpiresAt: c.ExpiresAt.Time}, nil
+}
+
+// signIn returns the user of id from the cache, or else from Users. Refusals
+// (a deleted user, a bad subject) are not cached.
+func (a *Authenticator) signIn(ctx context.Context, id Identity) (*models.User, error) {
+	u, gen, ok := a.cache.user(id.ClerkID)
+	if ok {
+		return u, nil
+	}
+	u, err := a.users.SignIn(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	a.cache.keepUser(id.ClerkID, u, gen)
+	return u, nil
 }
 
 // keyFor picks the verification key by algorithm: the shared secret for

@@ -6,11 +6,14 @@ import (
 	"net/http"
 
 	"github.com/savvysolve/api/internal/apperr"
+	"github.com/savvysolve/api/internal/events"
 )
 
 // Middleware puts the request's viewer into its context. A token that does
 // not verify answers 401 with a GraphQL error (UNAUTHENTICATED), so a client
-// never silently runs as anonymous with a broken token.
+// never silently runs as anonymous with a broken token. The request's own
+// changes to users reach the cache as soon as they are published (see
+// events.WithHook), so its client's next request on this replica sees them.
 func (a *Authenticator) Middleware(log *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -32,7 +35,8 @@ func (a *Authenticator) Middleware(log *slog.Logger) func(http.Handler) http.Han
 				WriteError(w, status, e)
 				return
 			}
-			next.ServeHTTP(w, r.WithContext(WithViewer(r.Context(), v)))
+			ctx := events.WithHook(WithViewer(r.Context(), v), a.cache.Heard)
+			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}
 }

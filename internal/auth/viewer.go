@@ -1,8 +1,10 @@
 // Package auth turns a bearer token into the Viewer of a request: a user JWT
 // (HS256 with AUTH_JWT_SECRET, or RS256 from Clerk's JWKS; iss and azp
 // checked when configured) or a guest's ticket access token. The user's role
-// always comes from the database; who a token's subject is (and the user's
-// creation on a first sign-in) is the domain's rule, reached through Users.
+// always comes from the database (or from the Cache of it, which every write
+// to users invalidates on every replica); who a token's subject is (and the
+// user's creation on a first sign-in) is the domain's rule, reached through
+// Users.
 package auth
 
 import (
@@ -14,9 +16,11 @@ import (
 
 // Viewer is who makes a request.
 type Viewer struct {
-	// User is the signed-in user; nil for anonymous and guest requests.
+	// User is the signed-in user; nil for anonymous and guest requests. It
+	// may come from the Cache, shared with other requests: read-only.
 	User *models.User
-	// Solver is the user's solver profile, when the user has one.
+	// Solver is the user's solver profile, when the user has one (User.Solver,
+	// read-only too).
 	Solver *models.Solver
 	// TicketID is the ticket a guest's access token opens.
 	TicketID string

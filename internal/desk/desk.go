@@ -32,9 +32,19 @@ func New(db *bun.DB, opts ...Option) *Desk {
 	return d
 }
 
-// tx runs f in one transaction.
+// tx runs f in one transaction. f's statements map their own errors; those
+// of BEGIN and COMMIT are mapped here (a lost connection is UNAVAILABLE), as
+// with the viewer cached a transaction can be a request's first statement.
 func (d *Desk) tx(ctx context.Context, f func(bun.Tx) error) error {
-	return d.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error { return f(tx) })
+	var ferr error
+	err := d.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		ferr = f(tx)
+		return ferr
+	})
+	if err != nil && ferr == nil {
+		return store.TxErr(err)
+	}
+	return err
 }
 
 // CreateTicketInput is a new ticket as the client sends it.
@@ -223,7 +233,13 @@ func (d *Desk) UpdateSolverStatus(ctx context.Context, id string, status models.
 	if !store.ValidID(id) {
 		return nil, apperr.NotFoundf("solver")
 	}
-	return store.SetSolverStatus(ctx, d.db, id, status)
+	var out *models.Solver
+	err := d.tx(ctx, func(tx bun.Tx) error { // the change and its event commit together
+		var err error
+		out, err = store.SetSolverStatus(ctx, tx, id, status)
+		return err
+	})
+	return out, err
 }
 
 // pricingFor is the price list of a tier, unknown tiers refused.

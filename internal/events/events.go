@@ -27,6 +27,12 @@ const (
 	// Session: a session changed (ID is the session): it started or ended, a
 	// screen share started or ended, its payment's status changed, it was rated.
 	Session Kind = "session"
+	// User: a user's row or its solver profile changed (ID is the user): the
+	// store publishes it with every write to users and solvers, so that
+	// every replica drops the viewer it keeps for that user (auth.Cache).
+	// After changing such rows by hand, publish it too:
+	//   SELECT pg_notify('savvysolve_events', '{"k":"user","id":"<user id>"}');
+	User Kind = "user"
 )
 
 // Event is one change. Field names are short: payloads are limited to 8000 bytes.
@@ -39,12 +45,29 @@ type Event struct {
 	Status    string `json:"st,omitempty"` // the ticket's status after the change
 }
 
-// Publish queues e for delivery when db's transaction commits.
+// Publish queues e for delivery when db's transaction commits, and hands it
+// at once to the hook of ctx, if any (see WithHook).
 func Publish(ctx context.Context, db bun.IDB, e Event) error {
 	b, err := json.Marshal(e)
 	if err != nil {
 		return err
 	}
-	_, err = db.ExecContext(ctx, "SELECT pg_notify(?, ?)", Channel, string(b))
-	return err
+	if _, err = db.ExecContext(ctx, "SELECT pg_notify(?, ?)", Channel, string(b)); err != nil {
+		return err
+	}
+	if hook, _ := ctx.Value(hookKey{}).(func(Event)); hook != nil {
+		hook(e)
+	}
+	return nil
+}
+
+type hookKey struct{}
+
+// WithHook returns a context in which Publish also hands every event to
+// hook, at once, before the transaction commits. The replica that makes a
+// change uses it to drop what the change makes stale without waiting for
+// its own NOTIFY, so that its client's next request sees the change. Only
+// dropping belongs in a hook: the change may still roll back.
+func WithHook(ctx context.Context, hook func(Event)) context.Context {
+	return context.WithValue(ctx, hookKey{}, hook)
 }

@@ -52,6 +52,8 @@ type Hub struct {
 	listening chan struct{} // closed once the first LISTEN is in place
 	listenOne sync.Once
 
+	watchers []Watcher // see Watch
+
 	// Observe, when set, is told about deliveries and drops (metrics).
 	Observe Observer
 }
@@ -62,6 +64,18 @@ type Observer interface {
 	Subscribed(kind string, delta int)
 	TooSlow()
 }
+
+// Watcher keeps rows that user events invalidate (auth.Cache). It hears,
+// from the listener's goroutine and in the order they arrive, every
+// events.User event, and when the listener connects and loses its
+// connection (while it has none, events may be missed).
+type Watcher interface {
+	Listening(on bool)
+	Heard(e events.Event)
+}
+
+// Watch adds w to the watchers. Call it before Listen.
+func (h *Hub) Watch(w Watcher) { h.watchers = append(h.watchers, w) }
 
 type nopObserver struct{}
 

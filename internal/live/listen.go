@@ -14,7 +14,8 @@ import (
 // notifications do not pass through a transaction pooler) and delivers events
 // until ctx ends. When the connection drops it reconnects with backoff, and
 // then every subscriber catches up from the database on what it may have
-// missed, so nothing is lost.
+// missed, so nothing is lost. Watchers hear when the connection comes and
+// goes, and user events as soon as they arrive.
 func (h *Hub) Listen(ctx context.Context, url string) {
 	go h.dispatch(ctx)
 	backoff := 100 * time.Millisecond
@@ -50,6 +51,8 @@ func (h *Hub) listenOnce(ctx context.Context, url string, lost time.Time) (bool,
 	if _, err := conn.Exec(ctx, "LISTEN "+events.Channel); err != nil {
 		return false, err
 	}
+	h.watchListening(true)
+	defer h.watchListening(false) // from the first missed event on
 	h.listenOne.Do(func() { close(h.listening) })
 	// Anything committed before LISTEN took effect was not heard: catch up.
 	// (The margin covers clock skew between this host and the database.)
@@ -66,10 +69,22 @@ func (h *Hub) listenOnce(ctx context.Context, url string, lost time.Time) (bool,
 			h.log.Warn("live: bad event payload", "err", err)
 			continue
 		}
+		if e.Kind == events.User { // no subscription follows users: only the watchers
+			for _, w := range h.watchers {
+				w.Heard(e)
+			}
+			continue
+		}
 		select {
 		case h.events <- e:
 		case <-ctx.Done():
 			return true, ctx.Err()
 		}
+	}
+}
+
+func (h *Hub) watchListening(on bool) {
+	for _, w := range h.watchers {
+		w.Listening(on)
 	}
 }

@@ -41,8 +41,10 @@ func SolverByID(ctx context.Context, db DB, id string, lock bool) (*models.Solve
 
 // InsertSolver inserts a solver profile; a second profile of one user is CONFLICT.
 func InsertSolver(ctx context.Context, db DB, s *models.Solver) error {
-	_, err := db.NewInsert().Model(s).Returning("*").Exec(ctx)
-	return mapErr(err, "solver profile")
+	if _, err := db.NewInsert().Model(s).Returning("*").Exec(ctx); err != nil {
+		return mapErr(err, "solver profile")
+	}
+	return usersChanged(ctx, db, s.UserID)
 }
 
 // SetUserRole changes a user's role.
@@ -55,7 +57,10 @@ func SetUserRole(ctx context.Context, db DB, id string, role models.UserRole) (*
 		Where("id = ?", id).
 		Returning("*").
 		Scan(ctx)
-	return u, mapErr(err, "user")
+	if err != nil {
+		return u, mapErr(err, "user")
+	}
+	return u, usersChanged(ctx, db, u.ID)
 }
 
 // LockAdmins locks the rows of every admin who can still sign in (not

@@ -60,13 +60,18 @@ WHERE id = ? AND stripe_customer_id IS NULL
 RETURNING stripe_customer_id`, customerID, userID).Scan(ctx, &kept)
 	if errors.Is(err, sql.ErrNoRows) { // set before: read it
 		err = db.NewSelect().Model((*models.User)(nil)).Column("stripe_customer_id").Where("id = ?", userID).Scan(ctx, &kept)
+		return kept, mapErr(err, "user")
 	}
-	return kept, mapErr(err, "user")
+	if err != nil {
+		return kept, mapErr(err, "user")
+	}
+	return kept, usersChanged(ctx, db, userID)
 }
 
 // RemoveCompletedSession takes a refunded session and its earnings out of a
 // solver's completedSessions and totalEarningsCents (AddCompletedSession's reverse).
 func RemoveCompletedSession(ctx context.Context, db DB, solverID string, earnings int) error {
+	var userIDs []string
 	_, err := db.NewUpdate().
 		Model((*models.Solver)(nil)).
 		Set(`stats = stats || jsonb_build_object(
@@ -74,6 +79,10 @@ func RemoveCompletedSession(ctx context.Context, db DB, solverID string, earning
 			'totalEarningsCents', coalesce((stats->>'totalEarningsCents')::bigint, 0) - ?)`, earnings).
 		Set("updated_at = now()").
 		Where("id = ?", solverID).
-		Exec(ctx)
-	return mapErr(err, "solver")
+		Returning("user_id").
+		Exec(ctx, &userIDs)
+	if err != nil {
+		return mapErr(err, "solver")
+	}
+	return usersChanged(ctx, db, userIDs...)
 }

@@ -57,6 +57,10 @@ func mapErr(err error, kind string) error {
 	return err
 }
 
+// TxErr maps the error of a transaction's BEGIN or COMMIT, as the store's
+// functions map those of their statements.
+func TxErr(err error) error { return mapErr(err, "transaction") }
+
 // errUnavailable answers requests while the database cannot be reached: they
 // fail fast with a clear message instead of hanging or leaking driver text.
 var errUnavailable = apperr.New(apperr.Unavailable, "the database is unavailable; try again shortly")

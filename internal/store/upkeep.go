@@ -17,7 +17,8 @@ func RecomputeSolverStats(ctx context.Context, tx bun.Tx) (int, error) {
 	if _, err := tx.NewRaw(`SELECT id FROM solvers ORDER BY id FOR UPDATE`).Exec(ctx); err != nil {
 		return 0, mapErr(err, "solver")
 	}
-	res, err := tx.NewRaw(`
+	var userIDs []string
+	err := tx.NewRaw(`
 WITH fresh AS (
   SELECT s.id, s.stats || jsonb_build_object(
     'averageRating', (SELECT round(avg(r.rating)::numeric, 2) FROM ratings r WHERE r.solver_id = s.id),
@@ -31,12 +32,12 @@ WITH fresh AS (
 )
 UPDATE solvers s SET stats = f.stats, updated_at = now()
 FROM fresh f
-WHERE f.id = s.id AND s.stats IS DISTINCT FROM f.stats`).Exec(ctx)
+WHERE f.id = s.id AND s.stats IS DISTINCT FROM f.stats
+RETURNING s.user_id::text`).Scan(ctx, &userIDs)
 	if err != nil {
 		return 0, mapErr(err, "solver")
 	}
-	n, err := res.RowsAffected()
-	return int(n), err
+	return len(userIDs), usersChanged(ctx, tx, userIDs...)
 }
 
 // DeleteProcessedWebhookEvents deletes the applied webhook deliveries received

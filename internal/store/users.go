@@ -5,10 +5,27 @@ import (
 
 	"github.com/uptrace/bun"
 
+	"github.com/savvysolve/api/internal/events"
 	"github.com/savvysolve/api/internal/page"
 
 	"github.com/savvysolve/api/models"
 )
+
+// Every write to users and solvers publishes events.User for each user it
+// touched, in the writing transaction, so that every replica drops the
+// viewer it keeps for them (auth.Cache): the write functions below do it
+// themselves, and no caller can forget. Run them in a transaction, so the
+// event is sent if and only if the change commits.
+
+// usersChanged publishes events.User for each of userIDs.
+func usersChanged(ctx context.Context, db DB, userIDs ...string) error {
+	for _, id := range userIDs {
+		if err := events.Publish(ctx, db, events.Event{Kind: events.User, ID: id}); err != nil {
+			return mapErr(err, "user")
+		}
+	}
+	return nil
+}
 
 // UserByClerkID returns the user with its solver profile (if any).
 func UserByClerkID(ctx context.Context, db DB, clerkID string) (*models.User, error) {
@@ -86,11 +103,15 @@ func SetSolverStatus(ctx context.Context, db DB, id string, status models.Solver
 		Where("id = ?", id).
 		Returning("*").
 		Scan(ctx)
-	return s, mapErr(err, "solver")
+	if err != nil {
+		return s, mapErr(err, "solver")
+	}
+	return s, usersChanged(ctx, db, s.UserID)
 }
 
 // AddCompletedSession adds one completed session and its earnings to a solver's stats.
 func AddCompletedSession(ctx context.Context, db DB, solverID string, earnings int) error {
+	var userIDs []string
 	_, err := db.NewUpdate().
 		Model((*models.Solver)(nil)).
 		Set(`stats = stats || jsonb_build_object(
@@ -98,13 +119,18 @@ func AddCompletedSession(ctx context.Context, db DB, solverID string, earnings i
 			'totalEarningsCents', coalesce((stats->>'totalEarningsCents')::bigint, 0) + ?)`, earnings).
 		Set("updated_at = now()").
 		Where("id = ?", solverID).
-		Exec(ctx)
-	return mapErr(err, "solver")
+		Returning("user_id").
+		Exec(ctx, &userIDs)
+	if err != nil {
+		return mapErr(err, "solver")
+	}
+	return usersChanged(ctx, db, userIDs...)
 }
 
 // RecomputeRatingStats sets a solver's averageRating (two decimals) and
 // totalRatings from its ratings, so the stats cannot drift from the rows.
 func RecomputeRatingStats(ctx context.Context, db DB, solverID string) error {
+	var userIDs []string
 	_, err := db.NewUpdate().
 		Model((*models.Solver)(nil)).
 		Set(`stats = stats || (
@@ -112,8 +138,12 @@ func RecomputeRatingStats(ctx context.Context, db DB, solverID string) error {
 			FROM ratings r WHERE r.solver_id = s.id)`).
 		Set("updated_at = now()").
 		Where("id = ?", solverID).
-		Exec(ctx)
-	return mapErr(err, "solver")
+		Returning("user_id").
+		Exec(ctx, &userIDs)
+	if err != nil {
+		return mapErr(err, "solver")
+	}
+	return usersChanged(ctx, db, userIDs...)
 }
 
 // The addresses of users without a real one, in the reserved .invalid
@@ -131,6 +161,8 @@ const (
 // there is none, with email (nil: a placeholder), in one statement that
 // concurrent first requests of the same user can all run: one inserts, the
 // others get its row. A deleted user is returned as it is (DeletedAt set).
+// It publishes no event: a new row makes no cached viewer stale (only rows
+// found are cached), and an existing row is left as it was.
 func SignInUser(ctx context.Context, db DB, clerkID string, email *string) (*models.User, error) {
 	u := new(models.User)
 	err := db.NewRaw(`
@@ -159,17 +191,18 @@ type ClerkUser struct {
 // phone; the role stays). A deleted user is never filled in again: applied
 // is false then.
 func UpsertClerkUser(ctx context.Context, db DB, u ClerkUser) (applied bool, err error) {
-	res, err := db.NewRaw(`
+	var ids []string
+	err = db.NewRaw(`
 INSERT INTO users AS u (clerk_id, email, name, phone) VALUES (?0, COALESCE(?1, `+placeholderEmail+`), ?2, ?3)
 ON CONFLICT (clerk_id) DO UPDATE
 SET email = COALESCE(?1, u.email), name = EXCLUDED.name, phone = EXCLUDED.phone, updated_at = now()
-WHERE u.deleted_at IS NULL`,
-		u.ClerkID, u.Email, u.Name, u.Phone).Exec(ctx)
+WHERE u.deleted_at IS NULL
+RETURNING id::text`,
+		u.ClerkID, u.Email, u.Name, u.Phone).Scan(ctx, &ids)
 	if err != nil {
 		return false, mapErr(err, "user")
 	}
-	n, err := res.RowsAffected()
-	return n > 0, err
+	return len(ids) > 0, usersChanged(ctx, db, ids...)
 }
 
 // DeleteUser marks the user with clerkID deleted and removes its personal
@@ -191,6 +224,9 @@ ON CONFLICT (clerk_id) DO UPDATE SET email = EXCLUDED.email, name = NULL, phone 
 RETURNING id::text AS id, xmax = 0 AS inserted`, clerkID).Scan(ctx, &row)
 	if err != nil {
 		return false, mapErr(err, "user")
+	}
+	if err := usersChanged(ctx, db, row.ID); err != nil {
+		return false, err
 	}
 	if row.Inserted {
 		return false, nil
