@@ -36,6 +36,9 @@ const (
 // row may predate the change.
 //
 // Cached values are shared by concurrent requests: nothing may change them.
+// A cached solver profile's Stats may be stale: the stats' writes publish no
+// event, and every field that shows stats reads the solver through the
+// loaders, never from the viewer.
 type Cache struct {
 	mu      sync.Mutex
 	on      bool                                        // the listener is connected: invalidations arrive

@@ -71,7 +71,6 @@ RETURNING stripe_customer_id`, customerID, userID).Scan(ctx, &kept)
 // RemoveCompletedSession takes a refunded session and its earnings out of a
 // solver's completedSessions and totalEarningsCents (AddCompletedSession's reverse).
 func RemoveCompletedSession(ctx context.Context, db DB, solverID string, earnings int) error {
-	var userIDs []string
 	_, err := db.NewUpdate().
 		Model((*models.Solver)(nil)).
 		Set(`stats = stats || jsonb_build_object(
@@ -79,10 +78,6 @@ func RemoveCompletedSession(ctx context.Context, db DB, solverID string, earning
 			'totalEarningsCents', coalesce((stats->>'totalEarningsCents')::bigint, 0) - ?)`, earnings).
 		Set("updated_at = now()").
 		Where("id = ?", solverID).
-		Returning("user_id").
-		Exec(ctx, &userIDs)
-	if err != nil {
-		return mapErr(err, "solver")
-	}
-	return usersChanged(ctx, db, userIDs...)
+		Exec(ctx)
+	return mapErr(err, "solver")
 }

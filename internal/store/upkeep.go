@@ -37,7 +37,7 @@ RETURNING s.user_id::text`).Scan(ctx, &userIDs)
 	if err != nil {
 		return 0, mapErr(err, "solver")
 	}
-	return len(userIDs), usersChanged(ctx, tx, userIDs...)
+	return len(userIDs), nil // no events.User: no viewer serves stats (see users.go)
 }
 
 // DeleteProcessedWebhookEvents deletes the applied webhook deliveries received

@@ -15,7 +15,10 @@ import (
 // touched, in the writing transaction, so that every replica drops the
 // viewer it keeps for them (auth.Cache): the write functions below do it
 // themselves, and no caller can forget. Run them in a transaction, so the
-// event is sent if and only if the change commits.
+// event is sent if and only if the change commits. The one exception is a
+// solver's stats (a session ended, rated or refunded, the nightly
+// recount): no viewer serves them (they are read through the loaders), and
+// an event would cost the hottest writes a statement each.
 
 // usersChanged publishes events.User for each of userIDs.
 func usersChanged(ctx context.Context, db DB, userIDs ...string) error {
@@ -111,7 +114,6 @@ func SetSolverStatus(ctx context.Context, db DB, id string, status models.Solver
 
 // AddCompletedSession adds one completed session and its earnings to a solver's stats.
 func AddCompletedSession(ctx context.Context, db DB, solverID string, earnings int) error {
-	var userIDs []string
 	_, err := db.NewUpdate().
 		Model((*models.Solver)(nil)).
 		Set(`stats = stats || jsonb_build_object(
@@ -119,18 +121,13 @@ func AddCompletedSession(ctx context.Context, db DB, solverID string, earnings i
 			'totalEarningsCents', coalesce((stats->>'totalEarningsCents')::bigint, 0) + ?)`, earnings).
 		Set("updated_at = now()").
 		Where("id = ?", solverID).
-		Returning("user_id").
-		Exec(ctx, &userIDs)
-	if err != nil {
-		return mapErr(err, "solver")
-	}
-	return usersChanged(ctx, db, userIDs...)
+		Exec(ctx)
+	return mapErr(err, "solver")
 }
 
 // RecomputeRatingStats sets a solver's averageRating (two decimals) and
 // totalRatings from its ratings, so the stats cannot drift from the rows.
 func RecomputeRatingStats(ctx context.Context, db DB, solverID string) error {
-	var userIDs []string
 	_, err := db.NewUpdate().
 		Model((*models.Solver)(nil)).
 		Set(`stats = stats || (
@@ -138,12 +135,8 @@ func RecomputeRatingStats(ctx context.Context, db DB, solverID string) error {
 			FROM ratings r WHERE r.solver_id = s.id)`).
 		Set("updated_at = now()").
 		Where("id = ?", solverID).
-		Returning("user_id").
-		Exec(ctx, &userIDs)
-	if err != nil {
-		return mapErr(err, "solver")
-	}
-	return usersChanged(ctx, db, userIDs...)
+		Exec(ctx)
+	return mapErr(err, "solver")
 }
 
 // The addresses of users without a real one, in the reserved .invalid
