@@ -61,6 +61,7 @@ type Authenticator struct {
 	parser  *jwt.Parser
 	parties []string
 	cache   *Cache
+	tokens  *verified
 }
 
 // New returns an Authenticator: ticket tokens are looked up in db, user
@@ -84,6 +85,7 @@ func New(ctx context.Context, db bun.IDB, users Users, o Options) (*Authenticato
 		opts = append(opts, jwt.WithIssuer(strings.TrimSuffix(o.Issuer, "/")))
 	}
 	a.parser = jwt.NewParser(opts...)
+	a.tokens = newVerified(CacheSize, opts...)
 	return a, nil
 }
 
@@ -145,8 +147,13 @@ var (
 )
 
 func (a *Authenticator) userViewer(ctx context.Context, token string) (Viewer, error) {
-	var c claims
-	_, err := a.parser.ParseWithClaims(token, &c, a.keyFor)
+	c, ok := a.tokens.get(token)
+	var err error
+	if !ok {
+		if _, err = a.parser.ParseWithClaims(token, &c, a.keyFor); err == nil {
+			a.tokens.add(token, c)
+		}
+	}
 	switch {
 	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
 		return Viewer{}, errIssuer

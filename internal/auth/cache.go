@@ -60,16 +60,16 @@ type entry[V any] struct {
 // each kept for at most ttl. It serves nothing until Listening(true).
 func NewCache(size int, ttl time.Duration) *Cache {
 	return &Cache{
-		users:   mustLRU[*models.User](size),
-		userIDs: mustLRU[string](size),
-		tickets: mustLRU[string](size),
+		users:   mustLRU[entry[*models.User]](size),
+		userIDs: mustLRU[entry[string]](size),
+		tickets: mustLRU[entry[string]](size),
 		ttl:     ttl,
 		now:     time.Now,
 	}
 }
 
-func mustLRU[V any](size int) *simplelru.LRU[string, entry[V]] {
-	l, err := simplelru.NewLRU[string, entry[V]](size, nil)
+func mustLRU[V any](size int) *simplelru.LRU[string, V] {
+	l, err := simplelru.NewLRU[string, V](size, nil)
 	if err != nil { // only for a size below 1
 		panic(err)
 	}
