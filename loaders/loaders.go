@@ -181,8 +181,13 @@ func (l *Loader[K, V]) Load(ctx context.Context, k K) dataloader.Thunk[V] {
 		return thunk
 	}
 	l.Fill(ctx, []K{k})
-	thunk, _ := l.cache.Get(ctx, k)
-	return thunk
+	if thunk, ok := l.cache.Get(ctx, k); ok {
+		return thunk
+	}
+	return func() (V, error) { // Fill caches every key; this is a bug, not a client's error
+		var zero V
+		return zero, apperr.New(apperr.Internal, "a loader lost a key")
+	}
 }
 
 // Fill loads, in one call of the batch function, the keys not cached yet,
