@@ -1,13 +1,18 @@
 // Command codegen regenerates graph/ (and new resolver stubs) from
-// gqlgen.yml with gqlgen, as `go tool gqlgen generate` would, then points a
-// few calls of the generated code at graph/inline.go: concurrent list
-// marshalling and field resolution, which run on the calling goroutine for
-// operations that read ahead and go back to gqlgen for the rest; the
-// @defer bookkeeping of every object, set up only when a field is deferred;
-// the writing of an object; and the buffer of a query's or mutation's
-// response, taken from a pool (see Release). gqlgen's templates have no option for any
-// of it. `make generate` runs it; CI checks that its output is
-// committed.
+// gqlgen.yml with gqlgen, as `go tool gqlgen generate` would, then rewrites
+// a few calls of the generated code to graph/inline.go, for what gqlgen's
+// templates have no option for:
+//   - concurrent list marshalling and field resolution run on the calling
+//     goroutine for operations that read ahead, and go back to gqlgen for
+//     the rest;
+//   - an object's @defer bookkeeping is set up only when a field is deferred;
+//   - an object is written without a map of its aliases;
+//   - the response of a query or mutation is written into a pooled buffer
+//     (see Release);
+//   - a field bound to a struct field of a scalar or enum type is marshalled
+//     at once (boundFields).
+//
+// `make generate` runs it; CI checks that its output is committed.
 package main
 
 import (
