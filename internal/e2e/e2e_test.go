@@ -104,8 +104,8 @@ func run(t *testing.T, env []string, args ...string) {
 	}
 }
 
-// start starts `serve` with env and waits for /readyz.
-func start(t *testing.T, env ...string) *server {
+// launch starts `serve` with env, without waiting for it.
+func launch(t *testing.T, env ...string) *server {
 	t.Helper()
 	port := freePort(t)
 	cmd := exec.Command(binary, "serve")
@@ -125,6 +125,13 @@ func start(t *testing.T, env ...string) *server {
 			t.Logf("server log:\n%s", s.log.String())
 		}
 	})
+	return s
+}
+
+// start starts `serve` with env and waits for /readyz.
+func start(t *testing.T, env ...string) *server {
+	t.Helper()
+	s := launch(t, env...)
 	deadline := time.Now().Add(30 * time.Second)
 	for s.status("/readyz") != http.StatusOK {
 		if time.Now().After(deadline) {

@@ -1,14 +1,10 @@
 package e2e
 
 import (
-	"fmt"
 	"net"
 	"net/http"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -20,26 +16,8 @@ import (
 func TestStarting(t *testing.T) {
 	t.Parallel()
 	db := silentDatabase(t)
-	port := freePort(t)
-	cmd := exec.Command(binary, "serve")
-	cmd.Env = append(os.Environ(),
-		fmt.Sprintf("PORT=%d", port), "HOST=127.0.0.1", "AUTH_JWT_SECRET="+secret,
-		"DATABASE_URL=postgres://app@"+db+"/app?sslmode=disable",
-		"DB_CONNECT_TIMEOUT=3s", "MIGRATE_ON_START=false", "SEED_ON_START=false", "APP_ENV=production",
-	)
-	s := &server{t: t, cmd: cmd, base: fmt.Sprintf("http://127.0.0.1:%d", port), log: new(syncBuffer), done: make(chan error, 1)}
-	cmd.Stdout, cmd.Stderr = s.log, s.log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() { s.done <- cmd.Wait() }()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		if t.Failed() {
-			t.Logf("server log:\n%s", s.log.String())
-		}
-	})
+	s := launch(t, "DATABASE_URL=postgres://app@"+db+"/app?sslmode=disable",
+		"DB_CONNECT_TIMEOUT=3s", "MIGRATE_ON_START=false", "APP_ENV=production")
 
 	eventually(t, "healthz 200 while starting", 5*time.Second, func() bool { return s.status("/healthz") == http.StatusOK })
 	if got := s.status("/readyz"); got != http.StatusServiceUnavailable {
@@ -107,28 +85,14 @@ func TestJobQueueUnreachable(t *testing.T) {
 	pg := cluster(t, 0, "")
 	url := pg.URL("postgres")
 	run(t, []string{"DATABASE_URL=" + url}, "migrate")
-	port := freePort(t)
-	cmd := exec.Command(binary, "serve")
-	cmd.Env = append(os.Environ(),
-		fmt.Sprintf("PORT=%d", port), "HOST=127.0.0.1", "AUTH_JWT_SECRET="+secret,
-		"DATABASE_URL="+url, "DATABASE_URL_UNPOOLED=postgres://app@"+silentDatabase(t)+"/app?sslmode=disable",
-		"DB_CONNECT_TIMEOUT=1s", "MIGRATE_ON_START=false", "SEED_ON_START=false", "APP_ENV=production",
-	)
-	log := new(syncBuffer)
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	t.Cleanup(func() { cmd.Process.Kill() })
+	s := launch(t, "DATABASE_URL="+url, "DATABASE_URL_UNPOOLED=postgres://app@"+silentDatabase(t)+"/app?sslmode=disable",
+		"DB_CONNECT_TIMEOUT=1s", "MIGRATE_ON_START=false", "APP_ENV=production")
 	select {
-	case err := <-done:
-		if err == nil || !strings.Contains(log.String(), "jobs: start") {
-			t.Fatalf("exit %v; want an error that names the job queue's start:\n%s", err, log.String())
+	case err := <-s.done:
+		if err == nil || !strings.Contains(s.log.String(), "jobs: start") {
+			t.Fatalf("exit %v; want an error that names the job queue's start:\n%s", err, s.log.String())
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatalf("the server still runs, though its job queue cannot start:\n%s", log.String())
+		t.Fatalf("the server still runs, though its job queue cannot start:\n%s", s.log.String())
 	}
 }
