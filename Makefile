@@ -1,7 +1,7 @@
 # SavvySolve API. `make help` lists the targets.
 GO ?= go
 
-.PHONY: help run test generate check-generated playground-assets db-check lint bench
+.PHONY: help run test generate check-generated playground-assets db-check lint bench stress
 
 help:
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-20s %s\n", $$1, $$2}'
@@ -32,3 +32,6 @@ lint: ## gofmt, go vet, contract check
 
 bench: ## run the benchmarks (BENCH_SHORT=1 for a quick run)
 	$(GO) run ./bench $(BENCH_FLAGS)
+
+stress: ## the statement-count tests 50 times at -race -cpu 1,2,4 with every core busy (N=50)
+	./scripts/stress-statements.sh $(or $(N),50)
