@@ -10,7 +10,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"regexp"
 
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/uptrace/bun"
@@ -74,11 +73,29 @@ func unavailable(err error) bool {
 		errors.Is(err, io.ErrUnexpectedEOF) || pgconn.Timeout(err)
 }
 
-var uuidRE = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
-
-// ValidID reports whether id can be a row id. Ids that cannot are reported as
-// NOT_FOUND by callers, like any id that names nothing.
-func ValidID(id string) bool { return uuidRE.MatchString(id) }
+// ValidID reports whether id can be a row id: a UUID in its canonical
+// 8-4-4-4-12 hex form (the form the database returns, so that rows match
+// their keys). Ids that cannot are reported as NOT_FOUND by callers, like any
+// id that names nothing. It runs for every key of every batch: a scan, not a
+// regular expression (a twentieth of a page of tickets' CPU).
+func ValidID(id string) bool {
+	if len(id) != 36 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return false
+			}
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
+		default:
+			return false
+		}
+	}
+	return true
+}
 
 // validIDs keeps the ids that can exist, so a malformed key in a batch does not
 // fail the whole statement.
