@@ -184,36 +184,12 @@ func (w walker) solvers(ss []*models.Solver, sel ast.SelectionSet) {
 		case "user":
 			w.users(present(w.l.UserByID.Fill(w.ctx, ids(ss, func(s *models.Solver) string { return s.UserID }))), f.Selections)
 		case "ratings":
-			a := w.args(f)
-			var pages []store.RatingPage
-			for _, s := range ss {
-				k, err := RatingPageKey(s.ID, intArg(a["first"]), strArg(a["after"]))
-				if err != nil {
-					return
-				}
-				pages = append(pages, k)
-			}
-			var rs []*models.Rating
-			for _, p := range w.l.RatingPage.Fill(w.ctx, pages) {
-				rs = append(rs, p.Ratings...)
-			}
+			rs := solverPage(w, ss, f, w.l.RatingPage, RatingPageKey)
 			for _, sel := range w.nodes(f.Selections, "RatingConnection") {
 				w.ratings(rs, sel)
 			}
 		case "sessions":
-			a := w.args(f)
-			var pages []store.SessionPage
-			for _, s := range ss {
-				k, err := SessionPageKey(s.ID, intArg(a["first"]), strArg(a["after"]))
-				if err != nil {
-					return
-				}
-				pages = append(pages, k)
-			}
-			var rows []*models.Session
-			for _, p := range w.l.SessionPage.Fill(w.ctx, pages) {
-				rows = append(rows, p.Sessions...)
-			}
+			rows := solverPage(w, ss, f, w.l.SessionPage, SessionPageKey)
 			w.l.PrimeSessions(w.ctx, rows)
 			for _, sel := range w.nodes(f.Selections, "SessionConnection") {
 				w.sessions(rows, sel)
@@ -304,21 +280,41 @@ func MessagePageKey(sessionID string, first *int, after *string, last *int, befo
 	return k, nil
 }
 
+// solverPage fills l with the page that f (a solver's ratings or sessions)
+// asks of each solver, and returns the rows of all the pages (none when an
+// argument is wrong: the resolver reports it).
+func solverPage[T any](w walker, ss []*models.Solver, f graphql.CollectedField, l *Loader[store.SolverPage, SolverPage[T]],
+	key func(string, *int, *string) (store.SolverPage, error)) []*T {
+	a := w.args(f)
+	pages := make([]store.SolverPage, 0, len(ss))
+	for _, s := range ss {
+		k, err := key(s.ID, intArg(a["first"]), strArg(a["after"]))
+		if err != nil {
+			return nil
+		}
+		pages = append(pages, k)
+	}
+	var rows []*T
+	for _, p := range l.Fill(w.ctx, pages) {
+		rows = append(rows, p.Rows...)
+	}
+	return rows
+}
+
 // RatingPageKey is the loader key of a solver's ratings(first, after).
-func RatingPageKey(solverID string, first *int, after *string) (store.RatingPage, error) {
-	k := store.RatingPage{SolverID: solverID, First: 10}
-	if first != nil {
-		k.First = *first
-	}
-	if after != nil {
-		k.After = *after
-	}
-	return k, page.Check(k.First)
+func RatingPageKey(solverID string, first *int, after *string) (store.SolverPage, error) {
+	return solverPageKey(solverID, first, after, 10)
 }
 
 // SessionPageKey is the loader key of a solver's sessions(first, after).
-func SessionPageKey(solverID string, first *int, after *string) (store.SessionPage, error) {
-	k := store.SessionPage{SolverID: solverID, First: 20}
+func SessionPageKey(solverID string, first *int, after *string) (store.SolverPage, error) {
+	return solverPageKey(solverID, first, after, 20)
+}
+
+// solverPageKey is the key of first rows (defaultFirst when not given) of a
+// solver after the cursor after.
+func solverPageKey(solverID string, first *int, after *string, defaultFirst int) (store.SolverPage, error) {
+	k := store.SolverPage{SolverID: solverID, First: defaultFirst}
 	if first != nil {
 		k.First = *first
 	}

@@ -33,8 +33,8 @@ type Loaders struct {
 	RatingBySession       *Loader[string, *models.Rating] // nil when not rated
 	MessageByID           *Loader[string, *models.SessionMessage]
 	MessagePage           *Loader[store.MessagePage, MessageWindow]
-	RatingPage            *Loader[store.RatingPage, RatingPage]
-	SessionPage           *Loader[store.SessionPage, SessionPage]
+	RatingPage            *Loader[store.SolverPage, SolverPage[models.Rating]]
+	SessionPage           *Loader[store.SolverPage, SolverPage[models.Session]]
 	CallLogsByTicket      *Loader[string, []*models.CallLog]
 
 	ahead  bool // Ahead reads relations ahead (off without a cache)
@@ -52,17 +52,10 @@ type Loader[K comparable, V any] struct {
 	inline bool // Options.Inline
 }
 
-// RatingPage is a page of a solver's ratings (up to First+1) and their total.
-type RatingPage struct {
-	Ratings  []*models.Rating
-	Total    int
-	Previous bool // ratings come before the page
-}
-
-// SessionPage is a page of a solver's sessions (up to First+1), their total
-// and whether sessions come before the page.
-type SessionPage struct {
-	Sessions []*models.Session
+// SolverPage is a page of a solver's rows (its ratings, its sessions): up to
+// First+1 of them, their total and whether rows come before the page.
+type SolverPage[T any] struct {
+	Rows     []*T
 	Total    int
 	Previous bool
 }
@@ -129,11 +122,15 @@ func New(db bun.IDB, o Options) *Loaders {
 		RatingBySession:       optional(o, "ratingBySession", db, store.RatingsBySessionIDs, func(r *models.Rating) string { return r.SessionID }),
 		MessageByID:           byID(o, "message", db, store.MessagesByIDs, func(m *models.SessionMessage) string { return m.ID }),
 		MessagePage:           newLoader(o, "messagePage", messagePages(db)),
-		RatingPage:            newLoader(o, "ratingPage", ratingPages(db)),
-		SessionPage:           newLoader(o, "sessionPage", sessionPages(db)),
-		CallLogsByTicket:      grouped(o, "callLogsByTicket", db, store.CallLogsByTicketIDs, func(l *models.CallLog) string { return deref(l.TicketID) }),
-		ahead:                 !o.NoCache && !o.Disabled,
-		inline:                o.inline(),
+		RatingPage: newLoader(o, "ratingPage", solverPages(db, store.RatingPages, func(r *store.RatingRow) (int, int, bool, string, *models.Rating) {
+			return r.Key, r.Total, r.Previous, r.ID, &r.Rating
+		})),
+		SessionPage: newLoader(o, "sessionPage", solverPages(db, store.SessionPages, func(r *store.SessionRow) (int, int, bool, string, *models.Session) {
+			return r.Key, r.Total, r.Previous, r.ID, &r.Session
+		})),
+		CallLogsByTicket: grouped(o, "callLogsByTicket", db, store.CallLogsByTicketIDs, func(l *models.CallLog) string { return deref(l.TicketID) }),
+		ahead:            !o.NoCache && !o.Disabled,
+		inline:           o.inline(),
 	}
 }
 
@@ -330,39 +327,25 @@ func messageWindow(k store.MessagePage, ms []*models.SessionMessage) MessageWind
 	return w
 }
 
-func ratingPages(db bun.IDB) dataloader.BatchFunc[store.RatingPage, RatingPage] {
-	return func(ctx context.Context, keys []store.RatingPage) []*dataloader.Result[RatingPage] {
-		rows, err := store.RatingPages(ctx, db, keys)
-		pages := make([]RatingPage, len(keys))
-		for _, r := range rows {
-			pages[r.Key].Total, pages[r.Key].Previous = r.Total, r.Previous
-			if r.ID != "" {
-				rating := r.Rating
-				pages[r.Key].Ratings = append(pages[r.Key].Ratings, &rating)
+// solverPages is the batch function of a per-solver page loader: read reads
+// the rows of every key at once, and row splits a row into the index of its
+// key, the page's total and previous, its id (empty on the row of a solver
+// without rows) and the value.
+func solverPages[R, T any](db bun.IDB, read func(context.Context, store.DB, []store.SolverPage) ([]R, error),
+	row func(*R) (key, total int, previous bool, id string, v *T)) dataloader.BatchFunc[store.SolverPage, SolverPage[T]] {
+	return func(ctx context.Context, keys []store.SolverPage) []*dataloader.Result[SolverPage[T]] {
+		rows, err := read(ctx, db, keys)
+		pages := make([]SolverPage[T], len(keys))
+		for i := range rows {
+			key, total, previous, id, v := row(&rows[i])
+			pages[key].Total, pages[key].Previous = total, previous
+			if id != "" {
+				pages[key].Rows = append(pages[key].Rows, v)
 			}
 		}
-		out := make([]*dataloader.Result[RatingPage], len(keys))
+		out := make([]*dataloader.Result[SolverPage[T]], len(keys))
 		for i := range keys {
-			out[i] = &dataloader.Result[RatingPage]{Data: pages[i], Error: err}
-		}
-		return out
-	}
-}
-
-func sessionPages(db bun.IDB) dataloader.BatchFunc[store.SessionPage, SessionPage] {
-	return func(ctx context.Context, keys []store.SessionPage) []*dataloader.Result[SessionPage] {
-		rows, err := store.SessionPages(ctx, db, keys)
-		pages := make([]SessionPage, len(keys))
-		for _, r := range rows {
-			pages[r.Key].Total, pages[r.Key].Previous = r.Total, r.Previous
-			if r.ID != "" {
-				s := r.Session
-				pages[r.Key].Sessions = append(pages[r.Key].Sessions, &s)
-			}
-		}
-		out := make([]*dataloader.Result[SessionPage], len(keys))
-		for i := range keys {
-			out[i] = &dataloader.Result[SessionPage]{Data: pages[i], Error: err}
+			out[i] = &dataloader.Result[SolverPage[T]]{Data: pages[i], Error: err}
 		}
 		return out
 	}

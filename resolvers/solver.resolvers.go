@@ -89,7 +89,7 @@ func (r *solverResolver) Ratings(ctx context.Context, obj *models.Solver, first 
 	if err != nil {
 		return nil, err
 	}
-	rows, more := trim(res.Ratings, k.First)
+	rows, more := trim(res.Rows, k.First)
 	c := &model.RatingConnection{Edges: make([]*model.RatingEdge, len(rows)), TotalCount: res.Total}
 	for i, rt := range rows {
 		c.Edges[i] = model.NewEdge(rt, desk.RatingCursor)
@@ -110,7 +110,7 @@ func (r *solverResolver) Sessions(ctx context.Context, obj *models.Solver, first
 	if err != nil {
 		return nil, err
 	}
-	return sessionConnection(ctx, res.Sessions, page.Span{Total: res.Total, Previous: res.Previous}, k.First, false), nil
+	return sessionConnection(ctx, res.Rows, page.Span{Total: res.Total, Previous: res.Previous}, k.First, false), nil
 }
 
 func (r *Resolver) Solver() graph.SolverResolver { return &solverResolver{r} }

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"time"
 
 	"github.com/uptrace/bun"
 
@@ -97,29 +96,8 @@ func userFilter(f models.UserFilter) func(*bun.SelectQuery) *bun.SelectQuery {
 }
 
 // Users lists the users that match f, newest first.
-func Users(ctx context.Context, db DB, f models.UserFilter, p page.Request) (rows []*models.User, sp page.Span, err error) {
-	var at time.Time
-	var id string
-	var previous string
-	if p.After != "" {
-		if err := page.Decode("after", p.After, &at, &id); err != nil {
-			return nil, sp, err
-		}
-		previous = "(u.created_at, u.id) >= (?, ?::uuid)"
-	}
-	if sp, err = span(ctx, db.NewSelect().Model((*models.User)(nil)).Apply(userFilter(f)), previous, at, id); err != nil {
-		return nil, sp, mapErr(err, "user")
-	}
-	q := db.NewSelect().
-		Model(&rows).
-		Apply(userFilter(f)).
-		OrderExpr("u.created_at DESC, u.id DESC").
-		Limit(int64(p.First + 1))
-	if p.After != "" {
-		q = q.Where("(u.created_at, u.id) < (?, ?::uuid)", at, id)
-	}
-	err = q.Scan(ctx)
-	return rows, sp, mapErr(err, "user")
+func Users(ctx context.Context, db DB, f models.UserFilter, p page.Request) ([]*models.User, page.Span, error) {
+	return byCreation[*models.User](ctx, db, "u", "user", false, userFilter(f), p)
 }
 
 // UserCursor is the cursor of u in Users.

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"time"
 
 	"github.com/uptrace/bun"
 
@@ -41,40 +40,12 @@ func sessionFilter(f models.SessionFilter) func(*bun.SelectQuery) *bun.SelectQue
 }
 
 // Sessions lists the sessions that match f, newest first.
-func Sessions(ctx context.Context, db DB, f models.SessionFilter, p page.Request) (rows []*models.Session, sp page.Span, err error) {
-	var at time.Time
-	var id string
-	var previous string
-	if p.After != "" {
-		if err := page.Decode("after", p.After, &at, &id); err != nil {
-			return nil, sp, err
-		}
-		previous = "(ss.created_at, ss.id) >= (?, ?::uuid)"
-	}
-	if sp, err = span(ctx, db.NewSelect().Model((*models.Session)(nil)).Apply(sessionFilter(f)), previous, at, id); err != nil {
-		return nil, sp, mapErr(err, "session")
-	}
-	q := db.NewSelect().
-		Model(&rows).
-		Apply(sessionFilter(f)).
-		OrderExpr("ss.created_at DESC, ss.id DESC").
-		Limit(int64(p.First + 1))
-	if p.After != "" {
-		q = q.Where("(ss.created_at, ss.id) < (?, ?::uuid)", at, id)
-	}
-	err = q.Scan(ctx)
-	return rows, sp, mapErr(err, "session")
+func Sessions(ctx context.Context, db DB, f models.SessionFilter, p page.Request) ([]*models.Session, page.Span, error) {
+	return byCreation[*models.Session](ctx, db, "ss", "session", false, sessionFilter(f), p)
 }
 
 // SessionCursor is the cursor of s in Sessions and SessionPages.
 func SessionCursor(s *models.Session) string { return page.Cursor(s.CreatedAt, s.ID) }
-
-// SessionPage asks for First sessions of a solver after a cursor, newest first.
-type SessionPage struct {
-	SolverID string
-	After    string
-	First    int
-}
 
 // SessionRow is a session in a page, with the index of its key, the number
 // of the solver's sessions and whether sessions come before the page.
@@ -85,42 +56,11 @@ type SessionRow struct {
 	Previous       bool `bun:"previous"`
 }
 
-// SessionPages reads one page (up to First+1 rows), the total and whether
-// sessions come before the page for each key in one statement, like
-// RatingPages. Keys whose solver has no sessions return one row with a zero
-// id.
-func SessionPages(ctx context.Context, db DB, keys []SessionPage) ([]SessionRow, error) {
-	n := len(keys)
-	idx, ids, ats, afterIDs, limits := make([]int, 0, n), make([]string, 0, n), make([]*time.Time, 0, n), make([]*string, 0, n), make([]int, 0, n)
-	for i, k := range keys {
-		if !ValidID(k.SolverID) {
-			continue
-		}
-		var at *time.Time
-		var id *string
-		if k.After != "" {
-			at, id = new(time.Time), new(string)
-			if err := page.Decode("after", k.After, at, id); err != nil {
-				return nil, err
-			}
-		}
-		idx, ids, ats, afterIDs, limits = append(idx, i), append(ids, k.SolverID), append(ats, at), append(afterIDs, id), append(limits, k.First+1)
-	}
+// SessionPages reads a page of each key's solver's sessions, newest first,
+// in one statement (solverPages).
+func SessionPages(ctx context.Context, db DB, keys []SolverPage) ([]SessionRow, error) {
 	var rows []SessionRow
-	err := db.NewSelect().
-		TableExpr("unnest(?::int[], ?::uuid[], ?::timestamptz[], ?::uuid[], ?::int[]) AS k(key, solver_id, after_at, after_id, lim)",
-			pgArray(idx), pgArray(ids), pgArray(ats), pgArray(afterIDs), pgArray(limits)).
-		ColumnExpr("ss.*, k.key, c.total, c.previous").
-		Join(`CROSS JOIN LATERAL (
-			SELECT count(*) AS total,
-				coalesce(bool_or(k.after_at IS NOT NULL AND (created_at, id) >= (k.after_at, k.after_id)), false) AS previous
-			FROM sessions WHERE solver_id = k.solver_id) AS c`).
-		Join(`LEFT JOIN LATERAL (
-			SELECT * FROM sessions x
-			WHERE x.solver_id = k.solver_id AND (k.after_at IS NULL OR (x.created_at, x.id) < (k.after_at, k.after_id))
-			ORDER BY x.created_at DESC, x.id DESC LIMIT k.lim) AS ss ON true`).
-		OrderExpr("k.key, ss.created_at DESC, ss.id DESC").
-		Scan(ctx, &rows)
+	err := solverPages(ctx, db, keys, "sessions", "ss", "ss.*", &rows)
 	return rows, mapErr(err, "session")
 }
 

@@ -66,29 +66,8 @@ func escapeLike(s string) string {
 }
 
 // Tickets lists the tickets that match f, newest first.
-func Tickets(ctx context.Context, db DB, f models.TicketFilter, p page.Request) (rows []*models.Ticket, sp page.Span, err error) {
-	var at time.Time
-	var id string
-	var previous string
-	if p.After != "" {
-		if err := page.Decode("after", p.After, &at, &id); err != nil {
-			return nil, sp, err
-		}
-		previous = "(t.created_at, t.id) >= (?, ?::uuid)"
-	}
-	if sp, err = span(ctx, db.NewSelect().Model((*models.Ticket)(nil)).Apply(ticketFilter(f)), previous, at, id); err != nil {
-		return nil, sp, mapErr(err, "ticket")
-	}
-	q := db.NewSelect().
-		Model(&rows).
-		Apply(ticketFilter(f)).
-		OrderExpr("t.created_at DESC, t.id DESC").
-		Limit(int64(p.First + 1))
-	if p.After != "" {
-		q = q.Where("(t.created_at, t.id) < (?, ?::uuid)", at, id)
-	}
-	err = q.Scan(ctx)
-	return rows, sp, mapErr(err, "ticket")
+func Tickets(ctx context.Context, db DB, f models.TicketFilter, p page.Request) ([]*models.Ticket, page.Span, error) {
+	return byCreation[*models.Ticket](ctx, db, "t", "ticket", false, ticketFilter(f), p)
 }
 
 // TicketCursor is the cursor of t in Tickets.

@@ -63,34 +63,14 @@ func SolversByUserIDs(ctx context.Context, db DB, userIDs []string) ([]*models.S
 }
 
 // Solvers lists solver profiles oldest first, optionally with one status.
-func Solvers(ctx context.Context, db DB, status *models.SolverStatus, p page.Request) (rows []*models.Solver, sp page.Span, err error) {
+func Solvers(ctx context.Context, db DB, status *models.SolverStatus, p page.Request) ([]*models.Solver, page.Span, error) {
 	filter := func(q *bun.SelectQuery) *bun.SelectQuery {
 		if status != nil {
 			q = q.Where("s.status = ?", *status)
 		}
 		return q
 	}
-	var at, id string
-	var previous string
-	if p.After != "" {
-		if err := page.Decode("after", p.After, &at, &id); err != nil {
-			return nil, sp, err
-		}
-		previous = "(s.created_at, s.id) <= (?::timestamptz, ?::uuid)"
-	}
-	if sp, err = span(ctx, db.NewSelect().Model((*models.Solver)(nil)).Apply(filter), previous, at, id); err != nil {
-		return nil, sp, mapErr(err, "solver")
-	}
-	q := db.NewSelect().
-		Model(&rows).
-		Apply(filter).
-		OrderExpr("s.created_at, s.id").
-		Limit(int64(p.First + 1))
-	if p.After != "" {
-		q = q.Where("(s.created_at, s.id) > (?::timestamptz, ?::uuid)", at, id)
-	}
-	err = q.Scan(ctx)
-	return rows, sp, mapErr(err, "solver")
+	return byCreation[*models.Solver](ctx, db, "s", "solver", true, filter, p)
 }
 
 // SolverCursor is the cursor of s in Solvers.
