@@ -177,28 +177,31 @@ func (d *Desk) CancelTicket(ctx context.Context, id string, reason *string) (*mo
 	}, []models.TicketStatus{models.TicketPending, models.TicketClaimed}, models.TicketCancelled)
 }
 
-// RefundTicket refunds a COMPLETED ticket. Admins only. Its payment is
-// refunded through Stripe and its session leaves the solver's stats
-// (payments.go).
-func (d *Desk) RefundTicket(ctx context.Context, id string, reason *string) (*models.Ticket, error) {
-	return d.refundTicket(ctx, id, reason)
+// lockTicket locks ticket id until tx ends; a ticket the viewer may not see
+// is NOT_FOUND, like one that does not exist.
+func lockTicket(ctx context.Context, tx bun.Tx, v auth.Viewer, id string) (*models.Ticket, error) {
+	t, err := store.TicketByID(ctx, tx, id, true)
+	if err != nil {
+		return nil, err
+	}
+	if !CanSeeTicket(v, t) {
+		return nil, apperr.NotFoundf("ticket")
+	}
+	return t, nil
 }
 
 // moveTicket locks the ticket, checks allowed, and moves it from one of from to to.
 func (d *Desk) moveTicket(ctx context.Context, id string, reason *string, allowed func(*models.Ticket) error,
 	from []models.TicketStatus, to models.TicketStatus) (*models.Ticket, error) {
 	v := auth.ViewerFrom(ctx)
-	if reason != nil && utf8.RuneCountInString(*reason) > 1000 {
-		return nil, apperr.Invalid("reason", "reason must have at most 1000 characters")
+	if err := checkReason(reason); err != nil {
+		return nil, err
 	}
 	var out *models.Ticket
 	err := d.tx(ctx, func(tx bun.Tx) error {
-		t, err := store.TicketByID(ctx, tx, id, true)
+		t, err := lockTicket(ctx, tx, v, id)
 		if err != nil {
 			return err
-		}
-		if !CanSeeTicket(v, t) {
-			return apperr.NotFoundf("ticket")
 		}
 		if err := allowed(t); err != nil {
 			return err

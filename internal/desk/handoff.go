@@ -26,6 +26,7 @@ import (
 //   - statusReason and the ticket's call logs: for those who may see the
 //     ticket's contact details (CanSeeContact), since both may carry them.
 
+// checkReason refuses a status reason past 1000 characters.
 func checkReason(reason *string) error {
 	if reason != nil && utf8.RuneCountInString(*reason) > 1000 {
 		return apperr.Invalid("reason", "reason must have at most 1000 characters")
@@ -47,12 +48,9 @@ func (d *Desk) ReleaseTicket(ctx context.Context, id string, reason *string) (*m
 	}
 	var out *models.Ticket
 	err := d.tx(ctx, func(tx bun.Tx) error {
-		t, err := store.TicketByID(ctx, tx, id, true)
+		t, err := lockTicket(ctx, tx, v, id)
 		if err != nil {
 			return err
-		}
-		if !CanSeeTicket(v, t) {
-			return apperr.NotFoundf("ticket")
 		}
 		if !isAssigned(v, t) && !v.IsAdmin() {
 			return apperr.New(apperr.Forbidden, "only the ticket's solver (or an admin) may release it")

@@ -25,7 +25,6 @@ import (
 	"log/slog"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/stripe/stripe-go/v82"
 	"github.com/uptrace/bun"
@@ -409,28 +408,25 @@ func stripeRefused(err error) error {
 	return apperr.New(apperr.Unavailable, "Stripe could not be reached for the refund; nothing was changed, try again shortly")
 }
 
-// refundTicket is RefundTicket: an admin refunds a COMPLETED ticket. Its
+// RefundTicket refunds a COMPLETED ticket. Admins only. Its
 // sessions' payments are refunded through Stripe when SUCCEEDED, cancelled
 // when unpaid, and the sessions leave the solver's stats, in one transaction
 // (the Stripe calls happen inside it, under the ticket's lock, so a failed
 // call changes nothing and a repeated one, with the same idempotency key,
 // refunds once).
-func (d *Desk) refundTicket(ctx context.Context, id string, reason *string) (*models.Ticket, error) {
+func (d *Desk) RefundTicket(ctx context.Context, id string, reason *string) (*models.Ticket, error) {
 	v := auth.ViewerFrom(ctx)
 	if err := signedIn(v); err != nil {
 		return nil, err
 	}
-	if reason != nil && utf8.RuneCountInString(*reason) > 1000 {
-		return nil, apperr.Invalid("reason", "reason must have at most 1000 characters")
+	if err := checkReason(reason); err != nil {
+		return nil, err
 	}
 	var out *models.Ticket
 	err := d.tx(ctx, func(tx bun.Tx) error {
-		t, err := store.TicketByID(ctx, tx, id, true)
+		t, err := lockTicket(ctx, tx, v, id)
 		if err != nil {
 			return err
-		}
-		if !CanSeeTicket(v, t) {
-			return apperr.NotFoundf("ticket")
 		}
 		if !v.IsAdmin() {
 			return apperr.New(apperr.Forbidden, "only admins may refund")

@@ -30,12 +30,9 @@ func (d *Desk) StartSession(ctx context.Context, ticketID string, tier models.Ti
 	}
 	var s *models.Session
 	err = d.tx(ctx, func(tx bun.Tx) error {
-		t, err := store.TicketByID(ctx, tx, ticketID, true)
+		t, err := lockTicket(ctx, tx, v, ticketID)
 		if err != nil {
 			return err
-		}
-		if !CanSeeTicket(v, t) {
-			return apperr.NotFoundf("ticket")
 		}
 		if !isAssigned(v, t) {
 			return apperr.New(apperr.Forbidden, "only the ticket's solver may start its session")
