@@ -26,14 +26,19 @@ func viewer(ctx context.Context) auth.Viewer { return auth.ViewerFrom(ctx) }
 
 func load(ctx context.Context) *loaders.Loaders { return loaders.From(ctx) }
 
-// pageInfo is the PageInfo of a page of rows (the page exactly: trimmed).
-func pageInfo[T any](rows []T, cursor func(T) string, hasPrevious, hasNext bool) *model.PageInfo {
+// edges returns the edges of a page of rows (the page exactly: trimmed),
+// whose cursors cursor encodes, and its PageInfo.
+func edges[T any](rows []T, cursor func(T) string, hasPrevious, hasNext bool) ([]*model.Edge[T], *model.PageInfo) {
+	es := make([]*model.Edge[T], len(rows))
+	for i, r := range rows {
+		es[i] = model.NewEdge(r, cursor)
+	}
 	pi := &model.PageInfo{HasPreviousPage: hasPrevious, HasNextPage: hasNext}
 	if len(rows) > 0 {
 		first, last := cursor(rows[0]), cursor(rows[len(rows)-1])
 		pi.StartCursor, pi.EndCursor = &first, &last
 	}
-	return pi
+	return es, pi
 }
 
 // trim cuts the extra row that store pages read to learn whether more follow.
@@ -48,11 +53,8 @@ func ticketConnection(ctx context.Context, rows []*models.Ticket, sp page.Span, 
 	rows, more := trim(rows, first)
 	load(ctx).PrimeTickets(ctx, rows)
 	load(ctx).Ahead(ctx, rows)
-	c := &model.TicketConnection{Edges: make([]*model.TicketEdge, len(rows)), TotalCount: sp.Total}
-	for i, t := range rows {
-		c.Edges[i] = model.NewEdge(t, cursor)
-	}
-	c.PageInfo = pageInfo(rows, cursor, sp.Previous, more)
+	c := &model.TicketConnection{TotalCount: sp.Total}
+	c.Edges, c.PageInfo = edges(rows, cursor, sp.Previous, more)
 	return c
 }
 
@@ -65,11 +67,8 @@ func sessionConnection(ctx context.Context, rows []*models.Session, sp page.Span
 	if root {
 		load(ctx).Ahead(ctx, rows)
 	}
-	c := &model.SessionConnection{Edges: make([]*model.SessionEdge, len(rows)), TotalCount: sp.Total}
-	for i, s := range rows {
-		c.Edges[i] = model.NewEdge(s, desk.SessionCursor)
-	}
-	c.PageInfo = pageInfo(rows, desk.SessionCursor, sp.Previous, more)
+	c := &model.SessionConnection{TotalCount: sp.Total}
+	c.Edges, c.PageInfo = edges(rows, desk.SessionCursor, sp.Previous, more)
 	return c
 }
 

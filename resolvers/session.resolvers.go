@@ -80,11 +80,8 @@ func (r *sessionResolver) Messages(ctx context.Context, obj *models.Session, fir
 	if err != nil {
 		return nil, err
 	}
-	c := &model.SessionMessageConnection{Edges: make([]*model.SessionMessageEdge, len(w.Messages))}
-	for i, m := range w.Messages {
-		c.Edges[i] = model.NewEdge(m, desk.MessageCursor)
-	}
-	c.PageInfo = pageInfo(w.Messages, desk.MessageCursor, w.HasPrevious, w.HasNext)
+	c := &model.SessionMessageConnection{}
+	c.Edges, c.PageInfo = edges(w.Messages, desk.MessageCursor, w.HasPrevious, w.HasNext)
 	return c, nil
 }
 

@@ -49,11 +49,8 @@ func (r *queryResolver) Solvers(ctx context.Context, status *models.SolverStatus
 	}
 	rows, more := trim(rows, p.First)
 	load(ctx).Ahead(ctx, rows)
-	c := &model.SolverConnection{Edges: make([]*model.SolverEdge, len(rows)), TotalCount: sp.Total}
-	for i, s := range rows {
-		c.Edges[i] = model.NewEdge(s, desk.SolverCursor)
-	}
-	c.PageInfo = pageInfo(rows, desk.SolverCursor, sp.Previous, more)
+	c := &model.SolverConnection{TotalCount: sp.Total}
+	c.Edges, c.PageInfo = edges(rows, desk.SolverCursor, sp.Previous, more)
 	return c, nil
 }
 
@@ -90,11 +87,8 @@ func (r *solverResolver) Ratings(ctx context.Context, obj *models.Solver, first 
 		return nil, err
 	}
 	rows, more := trim(res.Rows, k.First)
-	c := &model.RatingConnection{Edges: make([]*model.RatingEdge, len(rows)), TotalCount: res.Total}
-	for i, rt := range rows {
-		c.Edges[i] = model.NewEdge(rt, desk.RatingCursor)
-	}
-	c.PageInfo = pageInfo(rows, desk.RatingCursor, res.Previous, more)
+	c := &model.RatingConnection{TotalCount: res.Total}
+	c.Edges, c.PageInfo = edges(rows, desk.RatingCursor, res.Previous, more)
 	return c, nil
 }
 

@@ -31,11 +31,8 @@ func (r *queryResolver) Users(ctx context.Context, role *models.UserRole, search
 	}
 	rows, more := trim(rows, p.First)
 	load(ctx).Ahead(ctx, rows)
-	c := &model.UserConnection{Edges: make([]*model.UserEdge, len(rows)), TotalCount: sp.Total}
-	for i, u := range rows {
-		c.Edges[i] = model.NewEdge(u, desk.UserCursor)
-	}
-	c.PageInfo = pageInfo(rows, desk.UserCursor, sp.Previous, more)
+	c := &model.UserConnection{TotalCount: sp.Total}
+	c.Edges, c.PageInfo = edges(rows, desk.UserCursor, sp.Previous, more)
 	return c, nil
 }
 
