@@ -76,7 +76,7 @@ func newEnvOpts(t *testing.T, o opts) *env {
 	if err := seed.Run(context.Background(), e.db); err != nil {
 		t.Fatal(err)
 	}
-	e.db.AddQueryHook(countHook{e.stmts})
+	database.AddQueryHook(e.db, countHook{e.stmts})
 	return e
 }
 

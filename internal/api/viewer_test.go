@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/savvysolve/api/internal/database"
 	"github.com/savvysolve/api/internal/events"
 	"github.com/savvysolve/api/internal/live"
 	"github.com/savvysolve/api/internal/seed"
@@ -105,7 +106,7 @@ func (e *env) replica() *env {
 	e.t.Helper()
 	r := &env{t: e.t, url: e.url, stmts: new(atomic.Int64)}
 	r.db, r.h, r.hub = buildServer(e.t, e.url, opts{})
-	r.db.AddQueryHook(countHook{r.stmts})
+	database.AddQueryHook(r.db, countHook{r.stmts})
 	return r
 }
 

@@ -136,7 +136,7 @@ func Open(ctx context.Context, url string, o Options) (*bun.DB, error) {
 		return nil, err
 	}
 	db := bun.NewDB(sqldb, pgdialect.New())
-	db.AddQueryHook(counterHook{})
+	AddQueryHook(db, counterHook{})
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	first, err := sqldb.Conn(ctx) // dialing completes PostgreSQL's start-up handshake

@@ -6,7 +6,6 @@ import (
 	"github.com/savvysolve/api/internal/page"
 
 	"github.com/uptrace/bun"
-	"github.com/uptrace/bun/schema"
 
 	"github.com/savvysolve/api/models"
 )
@@ -51,9 +50,16 @@ func MessagePages(ctx context.Context, db DB, keys []MessagePage) ([]*models.Ses
 		}
 	}
 	var ms []*models.SessionMessage
-	err := db.NewSelect().
-		Model(&ms).
-		ModelTableExpr(`(SELECT y.*, row_number() OVER (PARTITION BY y.author_id) = 1 AS first_of_author
+	var r messageRow
+	dest := r.dest()
+	err := readRows(ctx, db, func(rs rows) error {
+		if err := rs.Scan(dest...); err != nil {
+			return err
+		}
+		ms = append(ms, r.message())
+		return nil
+	}, `SELECT `+messageColumns+`, `+optionalUserColumns+`
+		FROM (SELECT y.*, row_number() OVER (PARTITION BY y.author_id) = 1 AS first_of_author
 			FROM unnest(?::uuid[], ?::int[], ?::int[], ?::int[], ?::bool[]) AS k(session_id, after_seq, before_seq, lim, back)
 			CROSS JOIN LATERAL (
 			(SELECT * FROM session_messages x
@@ -70,10 +76,9 @@ func MessagePages(ctx context.Context, db DB, keys []MessagePage) ([]*models.Ses
 			UNION ALL
 			(SELECT * FROM session_messages x
 			WHERE x.session_id = k.session_id AND x.seq >= k.before_seq
-			ORDER BY x.seq LIMIT 1)) AS y) AS m`, pgArray(ids), pgArray(after), pgArray(before), pgArray(limits), pgArray(back)).
-		RelationWithOpts("Author", bun.RelationOpts{AdditionalJoinOnConditions: []schema.QueryWithArgs{schema.SafeQuery("m.first_of_author", nil)}}).
-		OrderExpr("m.session_id, m.seq").
-		Scan(ctx)
+			ORDER BY x.seq LIMIT 1)) AS y) AS m
+		LEFT JOIN users AS u ON u.id = m.author_id AND m.first_of_author
+		ORDER BY m.session_id, m.seq`, pgArray(ids), pgArray(after), pgArray(before), pgArray(limits), pgArray(back))
 	if err != nil {
 		return nil, mapErr(err, "message")
 	}

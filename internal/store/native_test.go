@@ -1,0 +1,85 @@
+package store_test
+
+import (
+	"context"
+	"os"
+	"reflect"
+	"testing"
+
+	"github.com/uptrace/bun"
+
+	"github.com/savvysolve/api/internal/dbtest"
+	"github.com/savvysolve/api/internal/seed"
+	"github.com/savvysolve/api/internal/store"
+	"github.com/savvysolve/api/models"
+)
+
+func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
+
+// TestMessagePagesMatchBun: the native read of message pages returns the
+// rows Bun's models read, author included, on the pool and in a transaction.
+func TestMessagePagesMatchBun(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := dbtest.New(t)
+	if err := seed.Run(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	// A system message: no author, so the joined user's columns are NULL.
+	system := &models.SessionMessage{SessionID: seed.SessionCompleted, Sender: models.SenderSystem, Body: "The session ended."}
+	if err := store.InsertMessage(ctx, db, system); err != nil {
+		t.Fatal(err)
+	}
+	want, err := store.MessagesAfter(ctx, db, seed.SessionCompleted, 0, 10) // Bun, Relation("Author")
+	if err != nil || len(want) != 4 {
+		t.Fatalf("Bun read %d messages, %v", len(want), err)
+	}
+	keys := []store.MessagePage{{SessionID: seed.SessionCompleted, N: 10}}
+	pool, err := store.MessagePages(ctx, db, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inTx []*models.SessionMessage
+	err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		inTx, err = store.MessagePages(ctx, tx, keys)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, got := range map[string][]*models.SessionMessage{"pool": pool, "transaction": inTx} {
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d messages, want %d", name, len(got), len(want))
+		}
+		for i := range want {
+			if g, w := flat(got[i]), flat(want[i]); !reflect.DeepEqual(g, w) {
+				t.Errorf("%s: message %d\n got %+v\nwant %+v", name, i, g, w)
+			}
+		}
+	}
+	if pool[0].Author != pool[2].Author {
+		t.Error("one author's messages do not share the author's row")
+	}
+}
+
+// flatMessage is a message with its author, times in UTC, for comparing.
+type flatMessage struct {
+	M models.SessionMessage
+	A *models.User
+}
+
+func flat(m *models.SessionMessage) flatMessage {
+	f := flatMessage{M: *m}
+	f.M.CreatedAt = m.CreatedAt.UTC()
+	f.M.Author = nil
+	if m.Author != nil {
+		a := *m.Author
+		a.CreatedAt, a.UpdatedAt = a.CreatedAt.UTC(), a.UpdatedAt.UTC()
+		if a.DeletedAt != nil {
+			d := a.DeletedAt.UTC()
+			a.DeletedAt = &d
+		}
+		f.A = &a
+	}
+	return f
+}
