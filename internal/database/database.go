@@ -59,7 +59,7 @@ func OpenSQL(url string, o Options) (*sql.DB, error) {
 		return nil, fmt.Errorf("database: unknown exec mode %q", o.ExecMode)
 	}
 	cc.DefaultQueryExecMode = mode
-	db := stdlib.OpenDB(*cc)
+	db := stdlib.OpenDB(*cc, stdlib.OptionAfterConnect(jsonCodecs))
 	if o.MaxConns > 0 {
 		db.SetMaxOpenConns(o.MaxConns)
 	}

@@ -1,9 +1,12 @@
 package database
 
 import (
+	"context"
 	"io"
 
 	gojson "github.com/goccy/go-json"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/uptrace/bun/extra/bunjson"
 )
 
@@ -22,4 +25,13 @@ func (jsonProvider) NewEncoder(w io.Writer) bunjson.Encoder {
 }
 func (jsonProvider) NewDecoder(r io.Reader) bunjson.Decoder {
 	return gojson.NewDecoder(r)
+}
+
+// jsonCodecs makes a connection decode json and jsonb with goccy/go-json too,
+// for the store's reads on pgx's own rows (store.readRows), which bypass Bun.
+func jsonCodecs(_ context.Context, c *pgx.Conn) error {
+	m := c.TypeMap()
+	m.RegisterType(&pgtype.Type{Name: "json", OID: pgtype.JSONOID, Codec: &pgtype.JSONCodec{Marshal: gojson.Marshal, Unmarshal: gojson.Unmarshal}})
+	m.RegisterType(&pgtype.Type{Name: "jsonb", OID: pgtype.JSONBOID, Codec: &pgtype.JSONBCodec{Marshal: gojson.Marshal, Unmarshal: gojson.Unmarshal}})
+	return nil
 }

@@ -97,7 +97,7 @@ func userFilter(f models.UserFilter) func(*bun.SelectQuery) *bun.SelectQuery {
 
 // Users lists the users that match f, newest first.
 func Users(ctx context.Context, db DB, f models.UserFilter, p page.Request) ([]*models.User, page.Span, error) {
-	return byCreation[*models.User](ctx, db, "u", "user", false, userFilter(f), p)
+	return byCreation[models.User](ctx, db, "u", "user", false, userFilter(f), p)
 }
 
 // UserCursor is the cursor of u in Users.

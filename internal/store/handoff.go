@@ -58,10 +58,9 @@ func LinkTicket(ctx context.Context, db DB, tokenHash []byte, customerID string)
 // CallLogsByTicketIDs returns the calls linked to the given tickets, oldest first.
 func CallLogsByTicketIDs(ctx context.Context, db DB, ids []string) ([]*models.CallLog, error) {
 	var ls []*models.CallLog
-	err := db.NewSelect().
+	err := selectInto(ctx, db, db.NewSelect().
 		Model(&ls).
 		Where("cl.ticket_id IN (?)", bun.List(validIDs(ids))).
-		OrderExpr("cl.created_at, cl.id").
-		Scan(ctx)
+		OrderExpr("cl.created_at, cl.id"), &ls)
 	return ls, mapErr(err, "call log")
 }

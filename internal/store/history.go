@@ -41,7 +41,7 @@ func sessionFilter(f models.SessionFilter) func(*bun.SelectQuery) *bun.SelectQue
 
 // Sessions lists the sessions that match f, newest first.
 func Sessions(ctx context.Context, db DB, f models.SessionFilter, p page.Request) ([]*models.Session, page.Span, error) {
-	return byCreation[*models.Session](ctx, db, "ss", "session", false, sessionFilter(f), p)
+	return byCreation[models.Session](ctx, db, "ss", "session", false, sessionFilter(f), p)
 }
 
 // SessionCursor is the cursor of s in Sessions and SessionPages.

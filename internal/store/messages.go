@@ -49,16 +49,7 @@ func MessagePages(ctx context.Context, db DB, keys []MessagePage) ([]*models.Ses
 			limits, back = append(limits, k.N+1), append(back, k.Backward)
 		}
 	}
-	var ms []*models.SessionMessage
-	var r messageRow
-	dest := r.dest()
-	err := readRows(ctx, db, func(rs rows) error {
-		if err := rs.Scan(dest...); err != nil {
-			return err
-		}
-		ms = append(ms, r.message())
-		return nil
-	}, `SELECT `+messageColumns+`, `+optionalUserColumns+`
+	ms, err := readMessages(ctx, db, `SELECT `+messageColumns+`, `+optionalUserColumns+`
 		FROM (SELECT y.*, row_number() OVER (PARTITION BY y.author_id) = 1 AS first_of_author
 			FROM unnest(?::uuid[], ?::int[], ?::int[], ?::int[], ?::bool[]) AS k(session_id, after_seq, before_seq, lim, back)
 			CROSS JOIN LATERAL (
@@ -108,14 +99,9 @@ func shareAuthors(ms []*models.SessionMessage) {
 // MessagesAfter returns up to limit messages of a session after seq, oldest
 // first, with their authors.
 func MessagesAfter(ctx context.Context, db DB, sessionID string, afterSeq, limit int) ([]*models.SessionMessage, error) {
-	var ms []*models.SessionMessage
-	err := db.NewSelect().
-		Model(&ms).
-		Relation("Author").
-		Where("m.session_id = ? AND m.seq > ?", sessionID, afterSeq).
-		OrderExpr("m.seq").
-		Limit(int64(limit)).
-		Scan(ctx)
+	ms, err := readMessages(ctx, db, `SELECT `+messageColumns+`, `+optionalUserColumns+`
+		FROM session_messages AS m LEFT JOIN users AS u ON u.id = m.author_id
+		WHERE m.session_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?`, sessionID, afterSeq, limit)
 	return ms, mapErr(err, "message")
 }
 
@@ -123,8 +109,9 @@ func MessagesAfter(ctx context.Context, db DB, sessionID string, afterSeq, limit
 // in no particular order. (The live hub reads new messages with it: every
 // subscriber then has the author without a load of its own.)
 func MessagesByIDs(ctx context.Context, db DB, ids []string) ([]*models.SessionMessage, error) {
-	var ms []*models.SessionMessage
-	err := db.NewSelect().Model(&ms).Relation("Author").Where("m.id IN (?)", bun.List(validIDs(ids))).Scan(ctx)
+	ms, err := readMessages(ctx, db, `SELECT `+messageColumns+`, `+optionalUserColumns+`
+		FROM session_messages AS m LEFT JOIN users AS u ON u.id = m.author_id
+		WHERE m.id IN (?)`, bun.List(validIDs(ids)))
 	return ms, mapErr(err, "message")
 }
 
@@ -157,4 +144,20 @@ func MessageCursorSeq(arg, c string) (int, error) {
 		return 0, err
 	}
 	return seq, nil
+}
+
+// readMessages reads messages with their authors: query selects
+// messageColumns and optionalUserColumns (a LEFT JOIN of users as u).
+func readMessages(ctx context.Context, db DB, query string, args ...any) ([]*models.SessionMessage, error) {
+	var ms []*models.SessionMessage
+	var r messageRow
+	dest := r.dest()
+	err := readRows(ctx, db, func(rs rows) error {
+		if err := rs.Scan(dest...); err != nil {
+			return err
+		}
+		ms = append(ms, r.message())
+		return nil
+	}, query, args...)
+	return ms, err
 }

@@ -4,13 +4,24 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"reflect"
+	"sync"
+	"unsafe"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/schema"
 
 	"github.com/savvysolve/api/internal/database"
 )
+
+// The reads that return many rows (the pages and batches that loaders read
+// ahead) run on pgx's own rows: each value is decoded once, straight into
+// its field. Through database/sql and Bun's models a value is converted to a
+// driver.Value, boxed, and converted again into its field by reflection,
+// which cost a third of a nested chat history's CPU (bench, history). Bun
+// still builds the statements; the rest of the store scans with Bun.
 
 // rows is what a native read scans: pgx's own rows on the pool, database/sql's
 // inside a transaction. Both scan a column into the same Go types.
@@ -20,14 +31,12 @@ type rows interface {
 	Err() error
 }
 
-// readRows runs query (Bun's ? placeholders, formatted by Bun) and calls each
-// for every row. On the pool it runs through pgx's own interface, so each
-// value is decoded once, straight into its destination: through database/sql
-// and Bun's reflective models, a value is converted to a driver.Value, then
-// to its field, which cost a third of a nested chat history's CPU (bench,
-// history). It is for the hot reads of many rows; the rest stays with Bun.
+// readRows runs query (with Bun's ? placeholders when args are given) and
+// calls each for every row, between db's query hooks (database.RunHooks).
 func readRows(ctx context.Context, db DB, each func(rows) error, query string, args ...any) error {
-	query = schema.NewQueryGen(db.Dialect()).FormatQuery(query, args...)
+	if len(args) > 0 {
+		query = schema.NewQueryGen(db.Dialect()).FormatQuery(query, args...)
+	}
 	pool, ok := db.(*bun.DB)
 	if !ok { // a transaction: Bun runs its hooks
 		rs, err := db.QueryContext(ctx, query)
@@ -67,4 +76,100 @@ func scanAll(rs rows, each func(rows) error) error {
 	return rs.Err()
 }
 
-var _ rows = (*sql.Rows)(nil)
+// columnNames are the names of rs's columns.
+func columnNames(rs rows) ([]string, error) {
+	switch rs := rs.(type) {
+	case pgx.Rows:
+		fds := rs.FieldDescriptions()
+		names := make([]string, len(fds))
+		for i, fd := range fds {
+			names[i] = fd.Name
+		}
+		return names, nil
+	case *sql.Rows:
+		return rs.Columns()
+	}
+	return nil, fmt.Errorf("store: rows of type %T", rs)
+}
+
+// selectInto runs q, a Bun select of whole rows of *dest's model M (columns
+// of M's table, or of a struct that extends it, without relations), and
+// appends a new M for each row to *dest: on the pool through readRows, in a
+// transaction through Bun (database/sql cannot scan a jsonb column into its
+// struct).
+func selectInto[M any](ctx context.Context, db DB, q *bun.SelectQuery, dest *[]*M) error {
+	if _, ok := db.(*bun.DB); !ok {
+		return q.Scan(ctx, dest)
+	}
+	query, err := q.AppendQuery(schema.NewQueryGen(db.Dialect()), nil)
+	if err != nil {
+		return err
+	}
+	var fields []field
+	var ptrs []any
+	return readRows(ctx, db, func(rs rows) error {
+		if fields == nil {
+			if fields, err = fieldsOf[M](db, rs); err != nil {
+				return err
+			}
+			ptrs = make([]any, len(fields))
+		}
+		m := new(M)
+		for i, f := range fields {
+			ptrs[i] = reflect.NewAt(f.typ, unsafe.Add(unsafe.Pointer(m), f.offset)).Interface()
+		}
+		if err := rs.Scan(ptrs...); err != nil {
+			return err
+		}
+		*dest = append(*dest, m)
+		return nil
+	}, string(query))
+}
+
+// field is where a column goes in a model: its offset in the struct and type.
+type field struct {
+	offset uintptr
+	typ    reflect.Type
+}
+
+// fieldPlans caches, per model type and list of columns, the fields they go to.
+var fieldPlans sync.Map // planKey → []field
+
+type planKey struct {
+	typ     reflect.Type
+	columns string
+}
+
+// fieldsOf maps rs's columns to the fields of M that Bun's table of M gives
+// them, following embedded (extended) structs but never a pointer.
+func fieldsOf[M any](db DB, rs rows) ([]field, error) {
+	names, err := columnNames(rs)
+	if err != nil {
+		return nil, err
+	}
+	typ := reflect.TypeFor[M]()
+	key := planKey{typ, fmt.Sprint(names)}
+	if fs, ok := fieldPlans.Load(key); ok {
+		return fs.([]field), nil
+	}
+	table := db.Dialect().Tables().Get(typ)
+	fs := make([]field, len(names))
+	for i, name := range names {
+		f := table.LookupField(name)
+		if f == nil {
+			return nil, fmt.Errorf("store: %s has no field for column %q", typ, name)
+		}
+		t := typ
+		for _, j := range f.Index {
+			if t.Kind() != reflect.Struct {
+				return nil, fmt.Errorf("store: %s reaches column %q through a pointer", typ, name)
+			}
+			sf := t.Field(j)
+			fs[i].offset += sf.Offset
+			t = sf.Type
+		}
+		fs[i].typ = t
+	}
+	fieldPlans.Store(key, fs)
+	return fs, nil
+}

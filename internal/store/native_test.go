@@ -2,10 +2,14 @@ package store_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"reflect"
 	"testing"
+	"time"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/uptrace/bun"
 
 	"github.com/savvysolve/api/internal/dbtest"
@@ -82,4 +86,48 @@ func flat(m *models.SessionMessage) flatMessage {
 		f.A = &a
 	}
 	return f
+}
+
+// TestSelectIntoMatchesBun: every batch read on pgx's rows returns the rows
+// Bun's models read, field for field.
+func TestSelectIntoMatchesBun(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := dbtest.New(t)
+	if err := seed.Run(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	check(t, db, "id", store.TicketsByIDs)
+	check(t, db, "ticket_id", store.SessionsByTicketIDs)
+	check(t, db, "id", store.SessionsByIDs)
+	check(t, db, "id", store.UsersByIDs)
+	check(t, db, "id", store.SolversByIDs)
+	check(t, db, "user_id", store.SolversByUserIDs)
+	check(t, db, "session_id", store.RatingsBySessionIDs)
+	check(t, db, "id", store.MessagesByIDs)
+}
+
+// check reads every row of M's table with Bun, then with read by the values
+// of column, and compares.
+func check[M any](t *testing.T, db *bun.DB, column string, read func(context.Context, store.DB, []string) ([]*M, error)) {
+	t.Helper()
+	ctx := context.Background()
+	var want []*M
+	if err := db.NewSelect().Model(&want).Scan(ctx); err != nil || len(want) == 0 {
+		t.Fatalf("%T: Bun read %d rows, %v", want, len(want), err)
+	}
+	var keys []string
+	if err := db.NewSelect().Model((*M)(nil)).Column(column).Scan(ctx, &keys); err != nil {
+		t.Fatal(err)
+	}
+	got, err := read(ctx, db, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameTime := cmp.Comparer(func(a, b time.Time) bool { return a.Equal(b) })
+	ignoreRelations := cmpopts.IgnoreFields(models.SessionMessage{}, "Author") // compared in TestMessagePagesMatchBun
+	sortByID := cmpopts.SortSlices(func(a, b *M) bool { return fmt.Sprint(*a) < fmt.Sprint(*b) })
+	if d := cmp.Diff(want, got, sameTime, ignoreRelations, sortByID); d != "" {
+		t.Errorf("%T: native rows differ from Bun's (-Bun +native):\n%s", want, d)
+	}
 }

@@ -29,8 +29,8 @@ func span(ctx context.Context, q *bun.SelectQuery, previous string, args ...any)
 // or with oldest first, after the cursor p.After (a Cursor of created_at and
 // id), up to p.First+1 rows (the extra one tells that more follow), with the
 // page's span. name names the rows in errors.
-func byCreation[T any](ctx context.Context, db DB, alias, name string, oldestFirst bool,
-	filter func(*bun.SelectQuery) *bun.SelectQuery, p page.Request) (rows []T, sp page.Span, err error) {
+func byCreation[M any](ctx context.Context, db DB, alias, name string, oldestFirst bool,
+	filter func(*bun.SelectQuery) *bun.SelectQuery, p page.Request) (rows []*M, sp page.Span, err error) {
 	var at time.Time
 	var id string
 	key := "(" + alias + ".created_at, " + alias + ".id)"
@@ -45,7 +45,7 @@ func byCreation[T any](ctx context.Context, db DB, alias, name string, oldestFir
 		}
 		previous = key + before + "(?, ?::uuid)"
 	}
-	var model T // a nil pointer of the model's type: the table, for the span
+	var model *M // a nil pointer of the model's type: the table, for the span
 	if sp, err = span(ctx, db.NewSelect().Model(model).Apply(filter), previous, at, id); err != nil {
 		return nil, sp, mapErr(err, name)
 	}
@@ -53,7 +53,7 @@ func byCreation[T any](ctx context.Context, db DB, alias, name string, oldestFir
 	if p.After != "" {
 		q = q.Where(key+after+"(?, ?::uuid)", at, id)
 	}
-	return rows, sp, mapErr(q.Scan(ctx), name)
+	return rows, sp, mapErr(selectInto(ctx, db, q, &rows), name)
 }
 
 // SolverPage asks for First rows of a solver (its ratings, its sessions)

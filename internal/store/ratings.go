@@ -13,7 +13,7 @@ import (
 // RatingsBySessionIDs returns the ratings of the given sessions.
 func RatingsBySessionIDs(ctx context.Context, db DB, ids []string) ([]*models.Rating, error) {
 	var rs []*models.Rating
-	err := db.NewSelect().Model(&rs).Where("r.session_id IN (?)", bun.List(validIDs(ids))).Scan(ctx)
+	err := selectInto(ctx, db, db.NewSelect().Model(&rs).Where("r.session_id IN (?)", bun.List(validIDs(ids))), &rs)
 	return rs, mapErr(err, "rating")
 }
 

@@ -12,18 +12,17 @@ import (
 // SessionsByIDs returns the sessions with the given ids, in no particular order.
 func SessionsByIDs(ctx context.Context, db DB, ids []string) ([]*models.Session, error) {
 	var ss []*models.Session
-	err := db.NewSelect().Model(&ss).Where("ss.id IN (?)", bun.List(validIDs(ids))).Scan(ctx)
+	err := selectInto(ctx, db, db.NewSelect().Model(&ss).Where("ss.id IN (?)", bun.List(validIDs(ids))), &ss)
 	return ss, mapErr(err, "session")
 }
 
 // SessionsByTicketIDs returns the sessions of the given tickets, oldest first.
 func SessionsByTicketIDs(ctx context.Context, db DB, ticketIDs []string) ([]*models.Session, error) {
 	var ss []*models.Session
-	err := db.NewSelect().
+	err := selectInto(ctx, db, db.NewSelect().
 		Model(&ss).
 		Where("ss.ticket_id IN (?)", bun.List(validIDs(ticketIDs))).
-		OrderExpr("ss.created_at, ss.id").
-		Scan(ctx)
+		OrderExpr("ss.created_at, ss.id"), &ss)
 	return ss, mapErr(err, "session")
 }
 
@@ -72,32 +71,29 @@ func EndSession(ctx context.Context, db DB, s *models.Session) error {
 // CallLogsBySessionIDs returns the calls of the given sessions, oldest first.
 func CallLogsBySessionIDs(ctx context.Context, db DB, ids []string) ([]*models.CallLog, error) {
 	var ls []*models.CallLog
-	err := db.NewSelect().
+	err := selectInto(ctx, db, db.NewSelect().
 		Model(&ls).
 		Where("cl.session_id IN (?)", bun.List(validIDs(ids))).
-		OrderExpr("cl.created_at, cl.id").
-		Scan(ctx)
+		OrderExpr("cl.created_at, cl.id"), &ls)
 	return ls, mapErr(err, "call log")
 }
 
 // SmsLogsByTicketIDs returns the texts of the given tickets, oldest first.
 func SmsLogsByTicketIDs(ctx context.Context, db DB, ids []string) ([]*models.SmsLog, error) {
 	var ls []*models.SmsLog
-	err := db.NewSelect().
+	err := selectInto(ctx, db, db.NewSelect().
 		Model(&ls).
 		Where("sl.ticket_id IN (?)", bun.List(validIDs(ids))).
-		OrderExpr("sl.created_at, sl.id").
-		Scan(ctx)
+		OrderExpr("sl.created_at, sl.id"), &ls)
 	return ls, mapErr(err, "sms log")
 }
 
 // ScreenSharesBySessionIDs returns the screen shares of the given sessions, oldest first.
 func ScreenSharesBySessionIDs(ctx context.Context, db DB, ids []string) ([]*models.ScreenShareSession, error) {
 	var ls []*models.ScreenShareSession
-	err := db.NewSelect().
+	err := selectInto(ctx, db, db.NewSelect().
 		Model(&ls).
 		Where("sc.session_id IN (?)", bun.List(validIDs(ids))).
-		OrderExpr("sc.created_at, sc.id").
-		Scan(ctx)
+		OrderExpr("sc.created_at, sc.id"), &ls)
 	return ls, mapErr(err, "screen share")
 }

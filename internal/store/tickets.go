@@ -67,7 +67,7 @@ func escapeLike(s string) string {
 
 // Tickets lists the tickets that match f, newest first.
 func Tickets(ctx context.Context, db DB, f models.TicketFilter, p page.Request) ([]*models.Ticket, page.Span, error) {
-	return byCreation[*models.Ticket](ctx, db, "t", "ticket", false, ticketFilter(f), p)
+	return byCreation[models.Ticket](ctx, db, "t", "ticket", false, ticketFilter(f), p)
 }
 
 // TicketCursor is the cursor of t in Tickets.
@@ -109,7 +109,7 @@ func QueueCursor(t *models.Ticket) string { return page.Cursor(t.Urgency, t.Crea
 // TicketsByIDs returns the tickets with the given ids, in no particular order.
 func TicketsByIDs(ctx context.Context, db DB, ids []string) ([]*models.Ticket, error) {
 	var ts []*models.Ticket
-	err := db.NewSelect().Model(&ts).Where("t.id IN (?)", bun.List(validIDs(ids))).Scan(ctx)
+	err := selectInto(ctx, db, db.NewSelect().Model(&ts).Where("t.id IN (?)", bun.List(validIDs(ids))), &ts)
 	return ts, mapErr(err, "ticket")
 }
 

@@ -44,21 +44,21 @@ func UserByClerkID(ctx context.Context, db DB, clerkID string) (*models.User, er
 // UsersByIDs returns the users with the given ids, in no particular order.
 func UsersByIDs(ctx context.Context, db DB, ids []string) ([]*models.User, error) {
 	var us []*models.User
-	err := db.NewSelect().Model(&us).Where("u.id IN (?)", bun.List(validIDs(ids))).Scan(ctx)
+	err := selectInto(ctx, db, db.NewSelect().Model(&us).Where("u.id IN (?)", bun.List(validIDs(ids))), &us)
 	return us, mapErr(err, "user")
 }
 
 // SolversByIDs returns the solvers with the given ids, in no particular order.
 func SolversByIDs(ctx context.Context, db DB, ids []string) ([]*models.Solver, error) {
 	var ss []*models.Solver
-	err := db.NewSelect().Model(&ss).Where("s.id IN (?)", bun.List(validIDs(ids))).Scan(ctx)
+	err := selectInto(ctx, db, db.NewSelect().Model(&ss).Where("s.id IN (?)", bun.List(validIDs(ids))), &ss)
 	return ss, mapErr(err, "solver")
 }
 
 // SolversByUserIDs returns the solver profiles of the given users.
 func SolversByUserIDs(ctx context.Context, db DB, userIDs []string) ([]*models.Solver, error) {
 	var ss []*models.Solver
-	err := db.NewSelect().Model(&ss).Where("s.user_id IN (?)", bun.List(validIDs(userIDs))).Scan(ctx)
+	err := selectInto(ctx, db, db.NewSelect().Model(&ss).Where("s.user_id IN (?)", bun.List(validIDs(userIDs))), &ss)
 	return ss, mapErr(err, "solver")
 }
 
@@ -70,7 +70,7 @@ func Solvers(ctx context.Context, db DB, status *models.SolverStatus, p page.Req
 		}
 		return q
 	}
-	return byCreation[*models.Solver](ctx, db, "s", "solver", true, filter, p)
+	return byCreation[models.Solver](ctx, db, "s", "solver", true, filter, p)
 }
 
 // SolverCursor is the cursor of s in Solvers.
