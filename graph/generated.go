@@ -3155,6 +3155,18 @@ func (ec *executionContext) fieldContext_CallLog_endedAt(_ context.Context, fiel
 }
 
 func (ec *executionContext) _CreateTicketPayload_ticket(ctx context.Context, field graphql.CollectedField, obj *model.CreateTicketPayload) (ret graphql.Marshaler) {
+	if v := obj.Ticket; v != nil {
+		if fc, err := ec.fieldContext_CreateTicketPayload_ticket(ctx, field); err == nil {
+			ctx = graphql.WithFieldContext(ctx, fc)
+			defer func() {
+				if r := recover(); r != nil {
+					ec.Error(ctx, ec.Recover(ctx, r))
+					ret = graphql.Null
+				}
+			}()
+			return ec.marshalNTicket2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋmodelsᚐTicket(ctx, field.Selections, v)
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4604,6 +4616,18 @@ func (ec *executionContext) fieldContext_Rating_createdAt(_ context.Context, fie
 }
 
 func (ec *executionContext) _RatingConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.RatingConnection) (ret graphql.Marshaler) {
+	if v := obj.Edges; v != nil {
+		if fc, err := ec.fieldContext_RatingConnection_edges(ctx, field); err == nil {
+			ctx = graphql.WithFieldContext(ctx, fc)
+			defer func() {
+				if r := recover(); r != nil {
+					ec.Error(ctx, ec.Recover(ctx, r))
+					ret = graphql.Null
+				}
+			}()
+			return ec.marshalNRatingEdge2ᚕᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdgeᚄ(ctx, field.Selections, v)
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4636,6 +4660,18 @@ func (ec *executionContext) fieldContext_RatingConnection_edges(_ context.Contex
 }
 
 func (ec *executionContext) _RatingConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.RatingConnection) (ret graphql.Marshaler) {
+	if v := obj.PageInfo; v != nil {
+		if fc, err := ec.fieldContext_RatingConnection_pageInfo(ctx, field); err == nil {
+			ctx = graphql.WithFieldContext(ctx, fc)
+			defer func() {
+				if r := recover(); r != nil {
+					ec.Error(ctx, ec.Recover(ctx, r))
+					ret = graphql.Null
+				}
+			}()
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐPageInfo(ctx, field.Selections, v)
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4698,6 +4734,18 @@ func (ec *executionContext) fieldContext_RatingEdge_cursor(_ context.Context, fi
 }
 
 func (ec *executionContext) _RatingEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[*models.Rating]) (ret graphql.Marshaler) {
+	if v := obj.Node; v != nil {
+		if fc, err := ec.fieldContext_RatingEdge_node(ctx, field); err == nil {
+			ctx = graphql.WithFieldContext(ctx, fc)
+			defer func() {
+				if r := recover(); r != nil {
+					ec.Error(ctx, ec.Recover(ctx, r))
+					ret = graphql.Null
+				}
+			}()
+			return ec.marshalNRating2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋmodelsᚐRating(ctx, field.Selections, v)
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -4889,6 +4937,18 @@ func (ec *executionContext) fieldContext_Session_durationSeconds(_ context.Conte
 }
 
 func (ec *executionContext) _Session_pricing(ctx context.Context, field graphql.CollectedField, obj *models.Session) (ret graphql.Marshaler) {
+	if v := obj.Pricing; v != nil {
+		if fc, err := ec.fieldContext_Session_pricing(ctx, field); err == nil {
+			ctx = graphql.WithFieldContext(ctx, fc)
+			defer func() {
+				if r := recover(); r != nil {
+					ec.Error(ctx, ec.Recover(ctx, r))
+					ret = graphql.Null
+				}
+			}()
+			return ec.marshalOSessionPricing2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋmodelsᚐPricing(ctx, field.Selections, v)
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5130,6 +5190,18 @@ func (ec *executionContext) fieldContext_Session_payment(_ context.Context, fiel
 }
 
 func (ec *executionContext) _SessionConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.SessionConnection) (ret graphql.Marshaler) {
+	if v := obj.Edges; v != nil {
+		if fc, err := ec.fieldContext_SessionConnection_edges(ctx, field); err == nil {
+			ctx = graphql.WithFieldContext(ctx, fc)
+			defer func() {
+				if r := recover(); r != nil {
+					ec.Error(ctx, ec.Recover(ctx, r))
+					ret = graphql.Null
+				}
+			}()
+			return ec.marshalNSessionEdge2ᚕᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdgeᚄ(ctx, field.Selections, v)
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5162,6 +5234,18 @@ func (ec *executionContext) fieldContext_SessionConnection_edges(_ context.Conte
 }
 
 func (ec *executionContext) _SessionConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.SessionConnection) (ret graphql.Marshaler) {
+	if v := obj.PageInfo; v != nil {
+		if fc, err := ec.fieldContext_SessionConnection_pageInfo(ctx, field); err == nil {
+			ctx = graphql.WithFieldContext(ctx, fc)
+			defer func() {
+				if r := recover(); r != nil {
+					ec.Error(ctx, ec.Recover(ctx, r))
+					ret = graphql.Null
+				}
+			}()
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐPageInfo(ctx, field.Selections, v)
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5224,6 +5308,18 @@ func (ec *executionContext) fieldContext_SessionEdge_cursor(_ context.Context, f
 }
 
 func (ec *executionContext) _SessionEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[*models.Session]) (ret graphql.Marshaler) {
+	if v := obj.Node; v != nil {
+		if fc, err := ec.fieldContext_SessionEdge_node(ctx, field); err == nil {
+			ctx = graphql.WithFieldContext(ctx, fc)
+			defer func() {
+				if r := recover(); r != nil {
+					ec.Error(ctx, ec.Recover(ctx, r))
+					ret = graphql.Null
+				}
+			}()
+			return ec.marshalNSession2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋmodelsᚐSession(ctx, field.Selections, v)
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5367,6 +5463,18 @@ func (ec *executionContext) fieldContext_SessionMessage_createdAt(_ context.Cont
 }
 
 func (ec *executionContext) _SessionMessageConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.SessionMessageConnection) (ret graphql.Marshaler) {
+	if v := obj.Edges; v != nil {
+		if fc, err := ec.fieldContext_SessionMessageConnection_edges(ctx, field); err == nil {
+			ctx = graphql.WithFieldContext(ctx, fc)
+			defer func() {
+				if r := recover(); r != nil {
+					ec.Error(ctx, ec.Recover(ctx, r))
+					ret = graphql.Null
+				}
+			}()
+			return ec.marshalNSessionMessageEdge2ᚕᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdgeᚄ(ctx, field.Selections, v)
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5399,6 +5507,18 @@ func (ec *executionContext) fieldContext_SessionMessageConnection_edges(_ contex
 }
 
 func (ec *executionContext) _SessionMessageConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.SessionMessageConnection) (ret graphql.Marshaler) {
+	if v := obj.PageInfo; v != nil {
+		if fc, err := ec.fieldContext_SessionMessageConnection_pageInfo(ctx, field); err == nil {
+			ctx = graphql.WithFieldContext(ctx, fc)
+			defer func() {
+				if r := recover(); r != nil {
+					ec.Error(ctx, ec.Recover(ctx, r))
+					ret = graphql.Null
+				}
+			}()
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐPageInfo(ctx, field.Selections, v)
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5454,6 +5574,18 @@ func (ec *executionContext) fieldContext_SessionMessageEdge_cursor(_ context.Con
 }
 
 func (ec *executionContext) _SessionMessageEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[*models.SessionMessage]) (ret graphql.Marshaler) {
+	if v := obj.Node; v != nil {
+		if fc, err := ec.fieldContext_SessionMessageEdge_node(ctx, field); err == nil {
+			ctx = graphql.WithFieldContext(ctx, fc)
+			defer func() {
+				if r := recover(); r != nil {
+					ec.Error(ctx, ec.Recover(ctx, r))
+					ret = graphql.Null
+				}
+			}()
+			return ec.marshalNSessionMessage2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋmodelsᚐSessionMessage(ctx, field.Selections, v)
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5875,6 +6007,18 @@ func (ec *executionContext) fieldContext_Solver_createdAt(_ context.Context, fie
 }
 
 func (ec *executionContext) _SolverConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.SolverConnection) (ret graphql.Marshaler) {
+	if v := obj.Edges; v != nil {
+		if fc, err := ec.fieldContext_SolverConnection_edges(ctx, field); err == nil {
+			ctx = graphql.WithFieldContext(ctx, fc)
+			defer func() {
+				if r := recover(); r != nil {
+					ec.Error(ctx, ec.Recover(ctx, r))
+					ret = graphql.Null
+				}
+			}()
+			return ec.marshalNSolverEdge2ᚕᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdgeᚄ(ctx, field.Selections, v)
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5907,6 +6051,18 @@ func (ec *executionContext) fieldContext_SolverConnection_edges(_ context.Contex
 }
 
 func (ec *executionContext) _SolverConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.SolverConnection) (ret graphql.Marshaler) {
+	if v := obj.PageInfo; v != nil {
+		if fc, err := ec.fieldContext_SolverConnection_pageInfo(ctx, field); err == nil {
+			ctx = graphql.WithFieldContext(ctx, fc)
+			defer func() {
+				if r := recover(); r != nil {
+					ec.Error(ctx, ec.Recover(ctx, r))
+					ret = graphql.Null
+				}
+			}()
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐPageInfo(ctx, field.Selections, v)
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5969,6 +6125,18 @@ func (ec *executionContext) fieldContext_SolverEdge_cursor(_ context.Context, fi
 }
 
 func (ec *executionContext) _SolverEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[*models.Solver]) (ret graphql.Marshaler) {
+	if v := obj.Node; v != nil {
+		if fc, err := ec.fieldContext_SolverEdge_node(ctx, field); err == nil {
+			ctx = graphql.WithFieldContext(ctx, fc)
+			defer func() {
+				if r := recover(); r != nil {
+					ec.Error(ctx, ec.Recover(ctx, r))
+					ret = graphql.Null
+				}
+			}()
+			return ec.marshalNSolver2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋmodelsᚐSolver(ctx, field.Selections, v)
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6486,6 +6654,18 @@ func (ec *executionContext) fieldContext_Ticket_updatedAt(_ context.Context, fie
 }
 
 func (ec *executionContext) _TicketConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.TicketConnection) (ret graphql.Marshaler) {
+	if v := obj.Edges; v != nil {
+		if fc, err := ec.fieldContext_TicketConnection_edges(ctx, field); err == nil {
+			ctx = graphql.WithFieldContext(ctx, fc)
+			defer func() {
+				if r := recover(); r != nil {
+					ec.Error(ctx, ec.Recover(ctx, r))
+					ret = graphql.Null
+				}
+			}()
+			return ec.marshalNTicketEdge2ᚕᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdgeᚄ(ctx, field.Selections, v)
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6518,6 +6698,18 @@ func (ec *executionContext) fieldContext_TicketConnection_edges(_ context.Contex
 }
 
 func (ec *executionContext) _TicketConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.TicketConnection) (ret graphql.Marshaler) {
+	if v := obj.PageInfo; v != nil {
+		if fc, err := ec.fieldContext_TicketConnection_pageInfo(ctx, field); err == nil {
+			ctx = graphql.WithFieldContext(ctx, fc)
+			defer func() {
+				if r := recover(); r != nil {
+					ec.Error(ctx, ec.Recover(ctx, r))
+					ret = graphql.Null
+				}
+			}()
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐPageInfo(ctx, field.Selections, v)
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6580,6 +6772,18 @@ func (ec *executionContext) fieldContext_TicketEdge_cursor(_ context.Context, fi
 }
 
 func (ec *executionContext) _TicketEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[*models.Ticket]) (ret graphql.Marshaler) {
+	if v := obj.Node; v != nil {
+		if fc, err := ec.fieldContext_TicketEdge_node(ctx, field); err == nil {
+			ctx = graphql.WithFieldContext(ctx, fc)
+			defer func() {
+				if r := recover(); r != nil {
+					ec.Error(ctx, ec.Recover(ctx, r))
+					ret = graphql.Null
+				}
+			}()
+			return ec.marshalNTicket2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋmodelsᚐTicket(ctx, field.Selections, v)
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6619,6 +6823,18 @@ func (ec *executionContext) fieldContext_TicketQueueEvent_kind(_ context.Context
 }
 
 func (ec *executionContext) _TicketQueueEvent_ticket(ctx context.Context, field graphql.CollectedField, obj *models.TicketQueueEvent) (ret graphql.Marshaler) {
+	if v := obj.Ticket; v != nil {
+		if fc, err := ec.fieldContext_TicketQueueEvent_ticket(ctx, field); err == nil {
+			ctx = graphql.WithFieldContext(ctx, fc)
+			defer func() {
+				if r := recover(); r != nil {
+					ec.Error(ctx, ec.Recover(ctx, r))
+					ret = graphql.Null
+				}
+			}()
+			return ec.marshalNTicket2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋmodelsᚐTicket(ctx, field.Selections, v)
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6802,6 +7018,18 @@ func (ec *executionContext) fieldContext_User_updatedAt(_ context.Context, field
 }
 
 func (ec *executionContext) _UserConnection_edges(ctx context.Context, field graphql.CollectedField, obj *model.UserConnection) (ret graphql.Marshaler) {
+	if v := obj.Edges; v != nil {
+		if fc, err := ec.fieldContext_UserConnection_edges(ctx, field); err == nil {
+			ctx = graphql.WithFieldContext(ctx, fc)
+			defer func() {
+				if r := recover(); r != nil {
+					ec.Error(ctx, ec.Recover(ctx, r))
+					ret = graphql.Null
+				}
+			}()
+			return ec.marshalNUserEdge2ᚕᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐEdgeᚄ(ctx, field.Selections, v)
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6834,6 +7062,18 @@ func (ec *executionContext) fieldContext_UserConnection_edges(_ context.Context,
 }
 
 func (ec *executionContext) _UserConnection_pageInfo(ctx context.Context, field graphql.CollectedField, obj *model.UserConnection) (ret graphql.Marshaler) {
+	if v := obj.PageInfo; v != nil {
+		if fc, err := ec.fieldContext_UserConnection_pageInfo(ctx, field); err == nil {
+			ctx = graphql.WithFieldContext(ctx, fc)
+			defer func() {
+				if r := recover(); r != nil {
+					ec.Error(ctx, ec.Recover(ctx, r))
+					ret = graphql.Null
+				}
+			}()
+			return ec.marshalNPageInfo2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋgraphᚋmodelᚐPageInfo(ctx, field.Selections, v)
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -6896,6 +7136,18 @@ func (ec *executionContext) fieldContext_UserEdge_cursor(_ context.Context, fiel
 }
 
 func (ec *executionContext) _UserEdge_node(ctx context.Context, field graphql.CollectedField, obj *model.Edge[*models.User]) (ret graphql.Marshaler) {
+	if v := obj.Node; v != nil {
+		if fc, err := ec.fieldContext_UserEdge_node(ctx, field); err == nil {
+			ctx = graphql.WithFieldContext(ctx, fc)
+			defer func() {
+				if r := recover(); r != nil {
+					ec.Error(ctx, ec.Recover(ctx, r))
+					ret = graphql.Null
+				}
+			}()
+			return ec.marshalNUser2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋmodelsᚐUser(ctx, field.Selections, v)
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,

@@ -28,9 +28,13 @@ func marshalSlice(ctx context.Context, length int, workerLimit int64, omitPanicH
 	if length < 2 || !loaders.Inline(ctx) {
 		return graphql.MarshalSliceConcurrently(ctx, length, workerLimit, omitPanicHandler, marshal)
 	}
+	// The elements' field contexts (which place their errors) and indexes
+	// come in one allocation each, not two for every element.
 	ret := make(graphql.Array, length)
+	fcs, index := make([]graphql.FieldContext, length), make([]int, length)
 	for i := range length {
-		ctx := graphql.WithFieldContext(ctx, &graphql.FieldContext{Index: &i})
+		index[i], fcs[i].Index = i, &index[i]
+		ctx := graphql.WithFieldContext(ctx, &fcs[i])
 		ret[i] = marshalElement(ctx, i, omitPanicHandler, marshal)
 	}
 	return ret

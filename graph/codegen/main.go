@@ -10,7 +10,8 @@
 //   - the response of a query or mutation is written into a pooled buffer
 //     (see Release);
 //   - a field bound to a struct field of a scalar or enum type is marshalled
-//     at once (boundFields).
+//     at once (boundFields), and one of an object or list type with its
+//     field context only (boundFields too).
 //
 // `make generate` runs it; CI checks that its output is committed.
 package main
@@ -74,10 +75,11 @@ func rewrite(path string) error {
 
 // boundField matches the generated resolution of a field bound to a struct
 // field (no resolver, no middleware of its own): $1 the function's head, $2
-// its body, $3 the value (obj.X), $4 the marshal function.
-var boundField = regexp.MustCompile(`(?m)^(func \(ec \*executionContext\) _\w+\(ctx context\.Context, field graphql\.CollectedField, obj \*[\w.]+\) \(ret graphql\.Marshaler\) \{\n)` +
+// its body, $3 its field context function, $4 the value (obj.X), $5 the
+// marshal function.
+var boundField = regexp.MustCompile(`(?m)^(func \(ec \*executionContext\) _\w+\(ctx context\.Context, field graphql\.CollectedField, obj \*[\w.\[\]*]+\) \(ret graphql\.Marshaler\) \{\n)` +
 	`(\treturn graphql\.ResolveField\(\n\t\tctx,\n\t\tec\.OperationContext,\n\t\tfield,\n` +
-	`\t\tfunc\(ctx context\.Context, field graphql\.CollectedField\) \(\*graphql\.FieldContext, error\) \{\n\t\t\treturn ec\.fieldContext_\w+\(ctx, field\)\n\t\t\},\n` +
+	`\t\tfunc\(ctx context\.Context, field graphql\.CollectedField\) \(\*graphql\.FieldContext, error\) \{\n\t\t\treturn ec\.(fieldContext_\w+)\(ctx, field\)\n\t\t\},\n` +
 	`\t\tfunc\(ctx context\.Context\) \(any, error\) \{\n\t\t\treturn (obj\.\w+), nil\n\t\t\},\n\t\tnil,\n` +
 	`\t\tfunc\(ctx context\.Context, selections ast\.SelectionSet, v [^)]+\) graphql\.Marshaler \{\n\t\t\treturn ec\.([^(\s]+)\(ctx, selections, v\)\n\t\t\},\n` +
 	`\t\t(?:true|false),\n\t\t(?:true|false),\n\t\)\n)\}\n`)
@@ -94,25 +96,41 @@ var scalarMarshal = regexp.MustCompile(`^marshal(NString2string|NInt2int|NID2str
 // could tell the difference, and the server's one field interceptor
 // (observe.Trace) skips fields without a resolver. The slow path stays for
 // the zero Time that a non-null field must report as an error.
+//
+// A bound field of one of our object or list types (a connection's edges
+// and pageInfo, an edge's node) keeps its field context, which places the
+// errors of the fields below it, but skips the resolver closures and
+// middleware; a nil value takes the slow path, which reports it.
 func boundFields(src []byte) ([]byte, error) {
-	n := 0
+	scalars, objects := 0, 0
 	out := boundField.ReplaceAllFunc(src, func(m []byte) []byte {
 		g := boundField.FindSubmatch(m)
-		head, body, value, marshal := g[1], g[2], string(g[3]), string(g[4])
-		if !infallible(src, marshal) {
+		head, body, fieldContext, value, marshal := g[1], g[2], string(g[3]), string(g[4]), string(g[5])
+		switch {
+		case boundObject.MatchString(marshal):
+			objects++
+			return fmt.Appendf(nil, "%s\tif v := %s; v != nil {\n\t\tif fc, err := ec.%s(ctx, field); err == nil {\n"+
+				"\t\t\tctx = graphql.WithFieldContext(ctx, fc)\n\t\t\tdefer func() {\n\t\t\t\tif r := recover(); r != nil {\n"+
+				"\t\t\t\t\tec.Error(ctx, ec.Recover(ctx, r))\n\t\t\t\t\tret = graphql.Null\n\t\t\t\t}\n\t\t\t}()\n"+
+				"\t\t\treturn ec.%s(ctx, field.Selections, v)\n\t\t}\n\t}\n%s}\n", head, value, fieldContext, marshal, body)
+		case !infallible(src, marshal):
 			return m
-		}
-		n++
-		if marshal == "marshalNTime2timeᚐTime" {
+		case marshal == "marshalNTime2timeᚐTime":
+			scalars++
 			return fmt.Appendf(nil, "%s\tif !%s.IsZero() {\n\t\treturn ec.%s(ctx, field.Selections, %s)\n\t}\n%s}\n", head, value, marshal, value, body)
 		}
+		scalars++
 		return fmt.Appendf(nil, "%s\treturn ec.%s(ctx, field.Selections, %s)\n}\n", head, marshal, value)
 	})
-	if n == 0 {
-		return nil, fmt.Errorf("no bound scalar field found: has gqlgen's output changed?")
+	if scalars == 0 || objects == 0 {
+		return nil, fmt.Errorf("no bound scalar or object field found: has gqlgen's output changed?")
 	}
 	return out, nil
 }
+
+// boundObject matches the marshal functions of our object types, and lists
+// of them, held by pointer or slice (nil when unset).
+var boundObject = regexp.MustCompile(`^marshal[NO]\w+2(ᚖ|ᚕᚖ)githubᚗcomᚋsavvysolveᚋ`)
 
 // infallible says whether the marshal function cannot report an error: a
 // built-in scalar's listed in scalarMarshal, or an enum's, which returns its

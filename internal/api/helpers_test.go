@@ -129,6 +129,7 @@ func token(t *testing.T, clerkID string) string {
 
 type gqlError struct {
 	Message    string         `json:"message"`
+	Path       []any          `json:"path"`
 	Extensions map[string]any `json:"extensions"`
 }
 

@@ -362,3 +362,17 @@ func (e *env) manySolvers(n int) {
 		}
 	}
 }
+
+// TestErrorPathBelowNodes: an error deep in a response keeps its whole path,
+// through connection edges and nodes (bound fields that graph/codegen
+// resolves without gqlgen's resolver machinery) and list elements.
+func TestErrorPathBelowNodes(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	r := e.wantCode("BAD_USER_INPUT", token(t, seed.Admin), `{ tickets(first: 10, filter: {status: [COMPLETED]}) {
+		edges { node { id sessions { id messages(first: 5, after: "bogus") { edges { cursor } } } } } } }`, nil)
+	want := fmt.Sprint([]any{"tickets", "edges", 0.0, "node", "sessions", 0.0, "messages"})
+	if got := fmt.Sprint(r.Errors[0].Path); got != want {
+		t.Errorf("error path %s, want %s: %+v", got, want, r.Errors)
+	}
+}
