@@ -1709,6 +1709,7 @@ func (e *executableSchema) Exec(ctx context.Context) graphql.ResponseHandler {
 
 type executionContext struct {
 	*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]
+	objects objects
 }
 
 func newExecutionContext(
@@ -8476,9 +8477,9 @@ func UnmarshalTicketFilter(ctx context.Context, raw any) (model.TicketFilter, er
 var callLogImplementors = []string{"CallLog"}
 
 func (ec *executionContext) _CallLog(ctx context.Context, sel ast.SelectionSet, obj *models.CallLog) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, callLogImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, callLogImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -8555,9 +8556,9 @@ func (ec *executionContext) _CallLog(ctx context.Context, sel ast.SelectionSet, 
 var createTicketPayloadImplementors = []string{"CreateTicketPayload"}
 
 func (ec *executionContext) _CreateTicketPayload(ctx context.Context, sel ast.SelectionSet, obj *model.CreateTicketPayload) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, createTicketPayloadImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, createTicketPayloadImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -8593,9 +8594,9 @@ func (ec *executionContext) _CreateTicketPayload(ctx context.Context, sel ast.Se
 var customerInfoImplementors = []string{"CustomerInfo"}
 
 func (ec *executionContext) _CustomerInfo(ctx context.Context, sel ast.SelectionSet, obj *models.CustomerInfo) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, customerInfoImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, customerInfoImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -8636,12 +8637,12 @@ func (ec *executionContext) _CustomerInfo(ctx context.Context, sel ast.Selection
 var mutationImplementors = []string{"Mutation"}
 
 func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, mutationImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, mutationImplementors)
 	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
 		Object: "Mutation",
 	})
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		innerCtx := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{
@@ -8791,9 +8792,9 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 var pageInfoImplementors = []string{"PageInfo"}
 
 func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet, obj *model.PageInfo) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, pageInfoImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, pageInfoImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -8839,9 +8840,9 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 var paymentImplementors = []string{"Payment"}
 
 func (ec *executionContext) _Payment(ctx context.Context, sel ast.SelectionSet, obj *desk.Payment) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, paymentImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, paymentImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -8897,12 +8898,12 @@ func (ec *executionContext) _Payment(ctx context.Context, sel ast.SelectionSet, 
 var queryImplementors = []string{"Query"}
 
 func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, queryImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, queryImplementors)
 	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
 		Object: "Query",
 	})
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		innerCtx := graphql.WithRootFieldContext(ctx, &graphql.RootFieldContext{
@@ -9001,9 +9002,9 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 var ratingImplementors = []string{"Rating"}
 
 func (ec *executionContext) _Rating(ctx context.Context, sel ast.SelectionSet, obj *models.Rating) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, ratingImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, ratingImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -9061,9 +9062,9 @@ func (ec *executionContext) _Rating(ctx context.Context, sel ast.SelectionSet, o
 var ratingConnectionImplementors = []string{"RatingConnection"}
 
 func (ec *executionContext) _RatingConnection(ctx context.Context, sel ast.SelectionSet, obj *model.RatingConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, ratingConnectionImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, ratingConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -9104,9 +9105,9 @@ func (ec *executionContext) _RatingConnection(ctx context.Context, sel ast.Selec
 var ratingEdgeImplementors = []string{"RatingEdge"}
 
 func (ec *executionContext) _RatingEdge(ctx context.Context, sel ast.SelectionSet, obj *model.Edge[*models.Rating]) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, ratingEdgeImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, ratingEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -9142,9 +9143,9 @@ func (ec *executionContext) _RatingEdge(ctx context.Context, sel ast.SelectionSe
 var screenShareSessionImplementors = []string{"ScreenShareSession"}
 
 func (ec *executionContext) _ScreenShareSession(ctx context.Context, sel ast.SelectionSet, obj *models.ScreenShareSession) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, screenShareSessionImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, screenShareSessionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -9206,9 +9207,9 @@ func (ec *executionContext) _ScreenShareSession(ctx context.Context, sel ast.Sel
 var sessionImplementors = []string{"Session"}
 
 func (ec *executionContext) _Session(ctx context.Context, sel ast.SelectionSet, obj *models.Session) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, sessionImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, sessionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -9312,9 +9313,9 @@ func (ec *executionContext) _Session(ctx context.Context, sel ast.SelectionSet, 
 var sessionConnectionImplementors = []string{"SessionConnection"}
 
 func (ec *executionContext) _SessionConnection(ctx context.Context, sel ast.SelectionSet, obj *model.SessionConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, sessionConnectionImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, sessionConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -9355,9 +9356,9 @@ func (ec *executionContext) _SessionConnection(ctx context.Context, sel ast.Sele
 var sessionEdgeImplementors = []string{"SessionEdge"}
 
 func (ec *executionContext) _SessionEdge(ctx context.Context, sel ast.SelectionSet, obj *model.Edge[*models.Session]) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, sessionEdgeImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, sessionEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -9393,9 +9394,9 @@ func (ec *executionContext) _SessionEdge(ctx context.Context, sel ast.SelectionS
 var sessionMessageImplementors = []string{"SessionMessage"}
 
 func (ec *executionContext) _SessionMessage(ctx context.Context, sel ast.SelectionSet, obj *models.SessionMessage) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, sessionMessageImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, sessionMessageImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -9453,9 +9454,9 @@ func (ec *executionContext) _SessionMessage(ctx context.Context, sel ast.Selecti
 var sessionMessageConnectionImplementors = []string{"SessionMessageConnection"}
 
 func (ec *executionContext) _SessionMessageConnection(ctx context.Context, sel ast.SelectionSet, obj *model.SessionMessageConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, sessionMessageConnectionImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, sessionMessageConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -9491,9 +9492,9 @@ func (ec *executionContext) _SessionMessageConnection(ctx context.Context, sel a
 var sessionMessageEdgeImplementors = []string{"SessionMessageEdge"}
 
 func (ec *executionContext) _SessionMessageEdge(ctx context.Context, sel ast.SelectionSet, obj *model.Edge[*models.SessionMessage]) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, sessionMessageEdgeImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, sessionMessageEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -9529,9 +9530,9 @@ func (ec *executionContext) _SessionMessageEdge(ctx context.Context, sel ast.Sel
 var sessionPricingImplementors = []string{"SessionPricing"}
 
 func (ec *executionContext) _SessionPricing(ctx context.Context, sel ast.SelectionSet, obj *models.Pricing) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, sessionPricingImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, sessionPricingImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -9582,9 +9583,9 @@ func (ec *executionContext) _SessionPricing(ctx context.Context, sel ast.Selecti
 var smsLogImplementors = []string{"SmsLog"}
 
 func (ec *executionContext) _SmsLog(ctx context.Context, sel ast.SelectionSet, obj *models.SmsLog) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, smsLogImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, smsLogImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -9657,9 +9658,9 @@ func (ec *executionContext) _SmsLog(ctx context.Context, sel ast.SelectionSet, o
 var solverImplementors = []string{"Solver"}
 
 func (ec *executionContext) _Solver(ctx context.Context, sel ast.SelectionSet, obj *models.Solver) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, solverImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, solverImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -9735,9 +9736,9 @@ func (ec *executionContext) _Solver(ctx context.Context, sel ast.SelectionSet, o
 var solverConnectionImplementors = []string{"SolverConnection"}
 
 func (ec *executionContext) _SolverConnection(ctx context.Context, sel ast.SelectionSet, obj *model.SolverConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, solverConnectionImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, solverConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -9778,9 +9779,9 @@ func (ec *executionContext) _SolverConnection(ctx context.Context, sel ast.Selec
 var solverEdgeImplementors = []string{"SolverEdge"}
 
 func (ec *executionContext) _SolverEdge(ctx context.Context, sel ast.SelectionSet, obj *model.Edge[*models.Solver]) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, solverEdgeImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, solverEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -9816,9 +9817,9 @@ func (ec *executionContext) _SolverEdge(ctx context.Context, sel ast.SelectionSe
 var solverStatsImplementors = []string{"SolverStats"}
 
 func (ec *executionContext) _SolverStats(ctx context.Context, sel ast.SelectionSet, obj *model.SolverStats) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, solverStatsImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, solverStatsImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -9864,7 +9865,7 @@ func (ec *executionContext) _SolverStats(ctx context.Context, sel ast.SelectionS
 var subscriptionImplementors = []string{"Subscription"}
 
 func (ec *executionContext) _Subscription(ctx context.Context, sel ast.SelectionSet) func(ctx context.Context) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, subscriptionImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, subscriptionImplementors)
 	ctx = graphql.WithFieldContext(ctx, &graphql.FieldContext{
 		Object: "Subscription",
 	})
@@ -9890,9 +9891,9 @@ func (ec *executionContext) _Subscription(ctx context.Context, sel ast.Selection
 var ticketImplementors = []string{"Ticket"}
 
 func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, obj *models.Ticket) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, ticketImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, ticketImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -9994,9 +9995,9 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 var ticketConnectionImplementors = []string{"TicketConnection"}
 
 func (ec *executionContext) _TicketConnection(ctx context.Context, sel ast.SelectionSet, obj *model.TicketConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, ticketConnectionImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, ticketConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -10037,9 +10038,9 @@ func (ec *executionContext) _TicketConnection(ctx context.Context, sel ast.Selec
 var ticketEdgeImplementors = []string{"TicketEdge"}
 
 func (ec *executionContext) _TicketEdge(ctx context.Context, sel ast.SelectionSet, obj *model.Edge[*models.Ticket]) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, ticketEdgeImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, ticketEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -10075,9 +10076,9 @@ func (ec *executionContext) _TicketEdge(ctx context.Context, sel ast.SelectionSe
 var ticketQueueEventImplementors = []string{"TicketQueueEvent"}
 
 func (ec *executionContext) _TicketQueueEvent(ctx context.Context, sel ast.SelectionSet, obj *models.TicketQueueEvent) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, ticketQueueEventImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, ticketQueueEventImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -10113,9 +10114,9 @@ func (ec *executionContext) _TicketQueueEvent(ctx context.Context, sel ast.Selec
 var userImplementors = []string{"User"}
 
 func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj *models.User) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, userImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, userImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -10184,9 +10185,9 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 var userConnectionImplementors = []string{"UserConnection"}
 
 func (ec *executionContext) _UserConnection(ctx context.Context, sel ast.SelectionSet, obj *model.UserConnection) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, userConnectionImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, userConnectionImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -10227,9 +10228,9 @@ func (ec *executionContext) _UserConnection(ctx context.Context, sel ast.Selecti
 var userEdgeImplementors = []string{"UserEdge"}
 
 func (ec *executionContext) _UserEdge(ctx context.Context, sel ast.SelectionSet, obj *model.Edge[*models.User]) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, userEdgeImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, userEdgeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -10265,9 +10266,9 @@ func (ec *executionContext) _UserEdge(ctx context.Context, sel ast.SelectionSet,
 var __DirectiveImplementors = []string{"__Directive"}
 
 func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionSet, obj *introspection.Directive) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __DirectiveImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, __DirectiveImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -10318,9 +10319,9 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 var __EnumValueImplementors = []string{"__EnumValue"}
 
 func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.EnumValue) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __EnumValueImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, __EnumValueImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -10366,9 +10367,9 @@ func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionS
 var __FieldImplementors = []string{"__Field"}
 
 func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, obj *introspection.Field) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __FieldImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, __FieldImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -10424,9 +10425,9 @@ func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, 
 var __InputValueImplementors = []string{"__InputValue"}
 
 func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.SelectionSet, obj *introspection.InputValue) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __InputValueImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, __InputValueImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -10482,9 +10483,9 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 var __SchemaImplementors = []string{"__Schema"}
 
 func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet, obj *introspection.Schema) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __SchemaImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, __SchemaImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {
@@ -10540,9 +10541,9 @@ func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet,
 var __TypeImplementors = []string{"__Type"}
 
 func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, obj *introspection.Type) graphql.Marshaler {
-	fields := graphql.CollectFields(ec.OperationContext, sel, __TypeImplementors)
+	fields := ec.objects.collect(ec.OperationContext, sel, __TypeImplementors)
 
-	out := graphql.NewFieldSet(fields)
+	out := ec.objects.fieldSet(ctx, fields)
 	deferred := newDeferredGroup(ctx, fields)
 	for i, field := range fields {
 		switch field.Name {

@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 
 	"github.com/savvysolve/api/loaders"
 )
@@ -25,7 +26,7 @@ import (
 // marshalSlice stands for graphql.MarshalSliceConcurrently.
 func marshalSlice(ctx context.Context, length int, workerLimit int64, omitPanicHandler bool,
 	marshal func(ctx context.Context, i int) graphql.Marshaler) graphql.Array {
-	if length < 2 || !loaders.Inline(ctx) {
+	if !loaders.Inline(ctx) {
 		return graphql.MarshalSliceConcurrently(ctx, length, workerLimit, omitPanicHandler, marshal)
 	}
 	// The elements' field contexts (which place their errors) and indexes
@@ -157,4 +158,100 @@ func Release(data []byte) {
 		return
 	}
 	buffers.Put(bytes.NewBuffer(data[:0]))
+}
+
+// objects saves an operation two allocations per object of its response:
+// gqlgen's CollectFields hashes the type names with an allocated hasher on
+// every call (its cache key), and NewFieldSet allocates a field set and its
+// values. objects keys its own cache of collected fields by identity (a
+// selection set's backing array and the generated implementors list, both
+// fixed for an operation), and hands out field sets from blocks.
+type objects struct {
+	mu     sync.Mutex
+	fields map[fieldsKey][]graphql.CollectedField
+	mode   int // 0 until the first field set, then gqlgenSets or blockSets
+	sets   []graphql.FieldSet
+	values []graphql.Marshaler
+}
+
+type fieldsKey struct {
+	sel       *ast.Selection
+	n         int
+	satisfies *string
+}
+
+// collect stands for graphql.CollectFields.
+func (o *objects) collect(oc *graphql.OperationContext, sel ast.SelectionSet, satisfies []string) []graphql.CollectedField {
+	if len(sel) == 0 || len(satisfies) == 0 || long(oc) {
+		return graphql.CollectFields(oc, sel, satisfies)
+	}
+	k := fieldsKey{&sel[0], len(sel), &satisfies[0]}
+	o.mu.Lock()
+	fields, ok := o.fields[k]
+	o.mu.Unlock()
+	if ok {
+		return fields
+	}
+	fields = graphql.CollectFields(oc, sel, satisfies)
+	o.mu.Lock()
+	if o.fields == nil {
+		o.fields = map[fieldsKey][]graphql.CollectedField{}
+	}
+	o.fields[k] = fields
+	o.mu.Unlock()
+	return fields
+}
+
+// Blocks of field sets and values: a response of a few objects wastes
+// little, one of thousands allocates a few dozen times.
+const (
+	setsPerBlock   = 32
+	valuesPerBlock = 256
+)
+
+// fieldSet stands for graphql.NewFieldSet, for an operation that runs
+// inline (loaders.Inline); the others, and a field set for deferred fields
+// (@defer), get gqlgen's, whose concurrent resolution and views need its
+// own list of fields.
+func (o *objects) fieldSet(ctx context.Context, fields []graphql.CollectedField) *graphql.FieldSet {
+	n := len(fields)
+	for _, f := range fields {
+		if f.IsDeferred() {
+			return graphql.NewFieldSet(fields)
+		}
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.mode == 0 { // the first object of the operation
+		o.mode = gqlgenSets
+		if loaders.Inline(ctx) && !long(graphql.GetOperationContext(ctx)) {
+			o.mode = blockSets
+		}
+	}
+	if o.mode == gqlgenSets {
+		return graphql.NewFieldSet(fields)
+	}
+	if len(o.sets) == 0 {
+		o.sets = make([]graphql.FieldSet, setsPerBlock)
+	}
+	if len(o.values) < n {
+		o.values = make([]graphql.Marshaler, max(valuesPerBlock, n))
+	}
+	s := &o.sets[0]
+	s.Values = o.values[:n:n]
+	o.sets, o.values = o.sets[1:], o.values[n:]
+	return s
+}
+
+// Where an operation's field sets come from.
+const (
+	gqlgenSets = 1 + iota
+	blockSets
+)
+
+// long says whether oc's operation lives on (a subscription): its events
+// are few objects each, and blocks would hold on to memory for as long as
+// it lives.
+func long(oc *graphql.OperationContext) bool {
+	return oc == nil || oc.Operation == nil || oc.Operation.Operation == ast.Subscription
 }

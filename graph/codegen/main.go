@@ -9,6 +9,8 @@
 //   - an object is written without a map of its aliases;
 //   - the response of a query or mutation is written into a pooled buffer
 //     (see Release);
+//   - an object's fields are collected and its field set allocated without
+//     an allocation per object (objects);
 //   - a field bound to a struct field of a scalar or enum type is marshalled
 //     at once (boundFields), and one of an object or list type with its
 //     field context only (boundFields too).
@@ -37,6 +39,10 @@ var rewrites = []struct{ old, new string }{
 	{"\tdeferred := graphql.NewDeferredGroup(ctx)\n", "\tdeferred := newDeferredGroup(ctx, fields)\n"},
 	{"\treturn out\n}\n", "\treturn object{fields, out}\n}\n"},
 	{"\t\t\tvar buf bytes.Buffer\n\t\t\tdata.MarshalGQL(&buf)\n", "\t\t\tbuf := responseBuffer()\n\t\t\tdata.MarshalGQL(buf)\n"},
+	{"type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n}",
+		"type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n\tobjects objects\n}"},
+	{"graphql.CollectFields(ec.OperationContext, sel, ", "ec.objects.collect(ec.OperationContext, sel, "},
+	{"out := graphql.NewFieldSet(fields)", "out := ec.objects.fieldSet(ctx, fields)"},
 }
 
 func main() {

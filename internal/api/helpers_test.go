@@ -35,7 +35,7 @@ const secret = "test-secret"
 
 // env is a server on its own seeded database.
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	db    *bun.DB
 	url   string // the database's URL
 	h     http.Handler
@@ -49,7 +49,7 @@ type countHook struct{ n *atomic.Int64 }
 func (h countHook) BeforeQuery(ctx context.Context, _ *bun.QueryEvent) context.Context { return ctx }
 func (h countHook) AfterQuery(context.Context, *bun.QueryEvent)                        { h.n.Add(1) }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	return newEnvOpts(t, opts{})
 }
@@ -69,7 +69,7 @@ type opts struct {
 const testOrigin = "https://app.savvysolve.test"
 
 // newEnvOpts is newEnv with options.
-func newEnvOpts(t *testing.T, o opts) *env {
+func newEnvOpts(t testing.TB, o opts) *env {
 	t.Helper()
 	e := &env{t: t, url: dbtest.NewURL(t, false), stmts: new(atomic.Int64)}
 	e.db, e.h, e.hub = buildServer(t, e.url, o)
@@ -118,7 +118,7 @@ func buildServer(tb testing.TB, url string, o opts) (*bun.DB, http.Handler, *liv
 func testLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
 // token returns a user token for a seeded (or created) clerk id.
-func token(t *testing.T, clerkID string) string {
+func token(t testing.TB, clerkID string) string {
 	t.Helper()
 	tok, err := auth.SignHS256([]byte(secret), clerkID, time.Hour)
 	if err != nil {
