@@ -1,6 +1,7 @@
 package wsconn
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -26,7 +28,6 @@ const (
 )
 
 const (
-	readBufferSize  = 256     // client messages are small; a larger one is read in several calls
 	writeBufferSize = 4096    // borrowed from writeBuffers for one message at a time
 	defaultMaxRead  = 1 << 20 // the largest message a client may send
 	writeWait       = 10 * time.Second
@@ -55,7 +56,8 @@ func (r *Refusal) Error() string { return r.Reason }
 
 // Transport serves GraphQL over websockets (graphql-transport-ws and the
 // legacy graphql-ws protocol) on gorilla/websocket. A socket costs one
-// goroutine, its read loop, which holds a 512-byte read buffer; writes
+// goroutine, its read loop, which waits with a small stack (see idle) and
+// holds a 288-byte read buffer; writes
 // borrow a pooled buffer, and subscription events are delivered by the
 // shared Pool (see Outbox). Operations run on a goroutine of their own
 // while they start (queries and mutations until they answer).
@@ -104,20 +106,21 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	})
 	up := websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
-		ReadBufferSize:   readBufferSize,
-		WriteBufferSize:  writeBufferSize,
-		WriteBufferPool:  writeBuffers,
-		Subprotocols:     []string{protoLegacy, protoTransport},
+		// ReadBufferSize 0: gorilla reads through the hijacker's reader.
+		WriteBufferSize: writeBufferSize,
+		WriteBufferPool: writeBuffers,
+		Subprotocols:    []string{protoLegacy, protoTransport},
 		CheckOrigin: func(r *http.Request) bool {
 			origin := r.Header.Get("Origin")
 			return origin == "" || SameOrigin(origin, r) || (t.Allowed != nil && t.Allowed(origin, r))
 		},
 	}
-	c, err := up.Upgrade(w, r, nil)
+	hj := &hijacker{ResponseWriter: w}
+	c, err := up.Upgrade(hj, r, nil)
 	if err != nil {
 		return // gorilla has answered (403 for a foreign origin)
 	}
-	s := &socket{t: t, c: c, legacy: c.Subprotocol() != protoTransport, exec: exec, headers: traceHeaders(r.Header)}
+	s := &socket{t: t, c: c, br: hj.br, raw: rawConn(c.NetConn()), legacy: c.Subprotocol() != protoTransport, exec: exec, headers: traceHeaders(r.Header)}
 	s.box = NewOutbox(t.Pool, s)
 	// The socket outlives the request: keep its values (viewer, client
 	// address, request id), not its cancellation.
@@ -164,6 +167,8 @@ func SameOrigin(origin string, r *http.Request) bool {
 type socket struct {
 	t       *Transport
 	c       *websocket.Conn
+	br      *bufio.Reader   // what gorilla reads frames from (see idle)
+	raw     syscall.RawConn // for idle's wait
 	legacy  bool
 	exec    graphql.GraphExecutor
 	headers http.Header
@@ -283,21 +288,22 @@ func (s *socket) refuse(code int, reason string) {
 	s.CloseWith(code, reason)
 }
 
-// readLoop handles the client's messages until the socket closes.
+// readLoop handles the client's next message, waiting for it in idle, then
+// continues on a fresh goroutine, whose stack is small again (the decoding
+// and handling grew this one's; see idle.go), until the socket closes.
 func (s *socket) readLoop() {
-	for {
-		m, err := s.read()
-		if err != nil {
-			if errors.Is(err, errBadMessage) {
-				s.refuse(CodeBadRequest, "invalid message")
-			} else {
-				s.CloseWith(0, "") // the peer left, or the socket was closed
-			}
-			return
+	s.idle()
+	m, err := s.read()
+	if err != nil {
+		if errors.Is(err, errBadMessage) {
+			s.refuse(CodeBadRequest, "invalid message")
+		} else {
+			s.CloseWith(0, "") // the peer left, or the socket was closed
 		}
-		if !s.handle(m) {
-			return
-		}
+		return
+	}
+	if s.handle(m) {
+		go s.readLoop()
 	}
 }
 

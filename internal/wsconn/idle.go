@@ -1,0 +1,113 @@
+package wsconn
+
+import (
+	"bufio"
+	"net"
+	"net/http"
+	"syscall"
+	"time"
+)
+
+// Why an idle socket waits outside gorilla's read path.
+//
+// A goroutine parked inside gorilla's NextReader (NextReader, advanceFrame,
+// bufio, net, internal/poll) uses more than 2 KiB of stack, so every idle
+// socket's read loop holds a 4 KiB stack, and the GC counts its used part in
+// its heap goal. The runtime never shrinks it back: it shrinks a stack only
+// when less than a quarter of it, plus 800 bytes of guard, is in use.
+//
+// So a read loop parks in idle instead: a wait for readability through
+// syscall.RawConn (a few small frames), on a goroutine that starts with the
+// smallest stack. The pongs that answer our pings, the only frames an idle
+// client sends, are consumed there too (see skipPong): they never wake the
+// deep path. Once a client message has been handled, whose decoding grew the
+// stack, the loop hands over to a fresh goroutine and ends (see readLoop).
+
+// readBufferSize is the socket's read buffer: more than 256 bytes, so that
+// gorilla adopts the reader we hand it (see hijacker) instead of making its
+// own, and room for a whole control frame (at most 131 bytes from a client).
+const readBufferSize = 288 // a malloc size class
+
+// hijacker gives gorilla a buffered reader of our own over the hijacked
+// connection, so that idle can see what is buffered and skip pongs.
+type hijacker struct {
+	http.ResponseWriter
+	br *bufio.Reader
+}
+
+func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err != nil || brw.Reader.Buffered() > 0 { // gorilla refuses a client that sent data early
+		return c, brw, err
+	}
+	h.br = bufio.NewReaderSize(c, readBufferSize)
+	return c, bufio.NewReadWriter(h.br, brw.Writer), nil
+}
+
+// idle returns once a frame other than a pong is buffered, or the
+// connection has failed (the read that follows reports it). It waits on a
+// shallow stack, and notes each pong it consumes as gorilla's pong handler
+// would.
+func (s *socket) idle() {
+	for {
+		n := s.br.Buffered()
+		if n > 0 {
+			switch skipPong(s.br) {
+			case frameOther:
+				return
+			case framePong:
+				s.lastPong.Store(time.Now().UnixNano())
+				continue
+			}
+			// framePartial: wait for the rest
+		}
+		if s.raw == nil || s.raw.Read(readable) != nil {
+			return
+		}
+		if _, err := s.br.Peek(n + 1); err != nil {
+			return
+		}
+	}
+}
+
+const (
+	frameOther = iota
+	framePong
+	framePartial
+)
+
+// skipPong discards a whole, well-formed pong frame at the head of br
+// (only between messages, where gorilla holds no frame state) and reports
+// framePong; framePartial when br holds only part of a frame that may be
+// one; frameOther for anything else, which gorilla reads and checks.
+func skipPong(br *bufio.Reader) int {
+	b, _ := br.Peek(br.Buffered())
+	if len(b) < 2 {
+		return framePartial
+	}
+	// FIN, no RSV bits, opcode 10 (pong); masked (as a client must), and a
+	// 7-bit payload length (a control frame's is at most 125).
+	if b[0] != 0x8A || b[1]&0x80 == 0 || b[1]&0x7F > 125 {
+		return frameOther
+	}
+	size := 2 + 4 + int(b[1]&0x7F)
+	if len(b) < size {
+		return framePartial
+	}
+	br.Discard(size)
+	return framePong
+}
+
+// rawConn is the connection's syscall.RawConn, for idle (nil when it has
+// none: idle then returns at once and the loop waits in gorilla).
+func rawConn(c net.Conn) syscall.RawConn {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return raw
+}
