@@ -12,6 +12,7 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Close codes used by the server, in the private range of RFC 6455 where the
@@ -69,6 +70,23 @@ func OnClose(ctx context.Context, f func()) bool {
 		return false
 	}
 	r.conn.OnClose(f)
+	return true
+}
+
+// CloseAt closes ctx's connection with code and reason at t (a token's
+// expiry), or when it closes before; false when ctx has none. A websocket
+// does it from the shared clock, without a timer of its own.
+func CloseAt(ctx context.Context, t time.Time, code int, reason string) bool {
+	r, ok := ctx.Value(refKey{}).(*ref)
+	if !ok || r.conn == nil {
+		return false
+	}
+	if s, ok := r.conn.(*socket); ok {
+		s.expireAt(t, code, reason)
+		return true
+	}
+	tm := time.AfterFunc(time.Until(t), func() { r.conn.CloseWith(code, reason) })
+	r.conn.OnClose(func() { tm.Stop() })
 	return true
 }
 

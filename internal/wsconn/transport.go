@@ -120,7 +120,7 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	if err != nil {
 		return // gorilla has answered (403 for a foreign origin)
 	}
-	s := &socket{t: t, c: c, br: hj.br, raw: rawConn(c.NetConn()), legacy: c.Subprotocol() != protoTransport, exec: exec, headers: traceHeaders(r.Header)}
+	s := &socket{t: t, c: c, br: hj.br, raw: rawConn(c.NetConn()), legacy: c.Subprotocol() != protoTransport, exec: exec, headers: traceHeaders(r.Header), slot: -1}
 	s.box = NewOutbox(t.Pool, s)
 	// The socket outlives the request: keep its values (viewer, client
 	// address, request id), not its cancellation.
@@ -181,9 +181,17 @@ type socket struct {
 	ops      map[string]*Op
 	closed   bool
 	onClose  []func()
-	pinger   *time.Timer
 	lastPong atomic.Int64
 	once     sync.Once
+
+	// Timed work, run by the clock (Unix nanoseconds, 0: none); under mu.
+	nextPing    int64
+	closeAt     int64 // close with closeCode and closeReason then (a token's expiry)
+	closeCode   int
+	closeReason string
+	// The socket's place in the clock; under sockets.mu.
+	due  int64
+	slot int // -1: not in the clock
 }
 
 // message is a protocol message (both protocols share the envelope).
@@ -469,10 +477,8 @@ func (s *socket) CloseWith(code int, reason string) {
 		s.mu.Lock()
 		ops, hooks := s.ops, s.onClose
 		s.ops, s.onClose, s.closed = nil, nil, true
-		if s.pinger != nil {
-			s.pinger.Stop()
-		}
 		s.mu.Unlock()
+		sockets.set(s, 0)
 		for _, o := range ops {
 			o.Stop()
 		}
@@ -497,18 +503,59 @@ func (s *socket) OnClose(f func()) {
 
 // startPings sends websocket pings (browsers answer them without any code)
 // and closes a socket whose peer stopped answering, so half-open sockets do
-// not hold subscriptions forever. A timer, not a goroutine per socket.
+// not hold subscriptions forever. The shared clock runs them, not a timer
+// or a goroutine per socket.
 func (s *socket) startPings(every time.Duration) {
-	s.lastPong.Store(time.Now().UnixNano())
+	now := time.Now().UnixNano()
+	s.lastPong.Store(now)
 	s.c.SetPongHandler(func(string) error { s.lastPong.Store(time.Now().UnixNano()); return nil })
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return
-	}
-	s.pinger = time.AfterFunc(every, func() { s.ping(every) })
+	s.nextPing = now + int64(every)
+	s.mu.Unlock()
+	s.schedule()
 }
 
+// expireAt closes the socket with code and reason at t (a token's expiry).
+func (s *socket) expireAt(t time.Time, code int, reason string) {
+	s.mu.Lock()
+	s.closeAt, s.closeCode, s.closeReason = t.UnixNano(), code, reason
+	s.mu.Unlock()
+	s.schedule()
+}
+
+// schedule puts the socket on the clock for its next timed work.
+func (s *socket) schedule() {
+	s.mu.Lock()
+	due := s.nextPing
+	if s.closeAt != 0 && (due == 0 || s.closeAt < due) {
+		due = s.closeAt
+	}
+	if s.closed {
+		due = 0
+	}
+	s.mu.Unlock()
+	sockets.set(s, due)
+}
+
+// tick does the socket's due work (on a goroutine of its own).
+func (s *socket) tick() {
+	now := time.Now().UnixNano()
+	s.mu.Lock()
+	expired := s.closeAt != 0 && now >= s.closeAt
+	code, reason := s.closeCode, s.closeReason
+	ping := s.nextPing != 0 && now >= s.nextPing
+	s.mu.Unlock()
+	switch {
+	case expired:
+		s.CloseWith(code, reason)
+		return
+	case ping:
+		s.ping(s.t.PingInterval)
+	}
+	s.schedule()
+}
+
+// ping checks that the peer answered lately, and pings it again.
 func (s *socket) ping(every time.Duration) {
 	if s.ctx.Err() != nil {
 		return
@@ -522,8 +569,10 @@ func (s *socket) ping(every time.Duration) {
 		s.write("ka", "", nil)
 	}
 	s.mu.Lock()
-	if err == nil && !s.closed {
-		s.pinger.Reset(every)
+	if err == nil {
+		s.nextPing = time.Now().UnixNano() + int64(every)
+	} else {
+		s.nextPing = 0 // the socket is failing: its reader will close it
 	}
 	s.mu.Unlock()
 }
