@@ -10,9 +10,12 @@ package wsconn
 import (
 	"context"
 	"errors"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // Close codes used by the server, in the private range of RFC 6455 where the
@@ -155,4 +158,27 @@ func (g *Registry) CloseAll(code int, reason string) {
 	for _, c := range conns {
 		c.CloseWith(code, reason)
 	}
+}
+
+// Detached serves websocket upgrades under a context of their own, which
+// keeps net/http's values (the server, the local address) but not the
+// connection's and the request's contexts: a socket outlives its request,
+// and its context would keep those two cancelable contexts, a set of
+// children and a channel alive for the socket's whole life. Put it
+// outermost, before the middlewares that add values (client address,
+// request id, viewer). The handshake is then not cancelled when the client
+// leaves; it has its own timeouts.
+func Detached(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if websocket.IsWebSocketUpgrade(r) {
+			ctx := context.Background()
+			for _, k := range []any{http.ServerContextKey, http.LocalAddrContextKey} {
+				if v := r.Context().Value(k); v != nil {
+					ctx = context.WithValue(ctx, k, v)
+				}
+			}
+			r = r.WithContext(ctx)
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -123,9 +123,10 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	s := &socket{t: t, c: c, br: hj.br, raw: rawConn(c.NetConn()), legacy: c.Subprotocol() != protoTransport, exec: exec, headers: traceHeaders(r.Header), slot: -1}
 	s.box = NewOutbox(t.Pool, s)
 	// The socket outlives the request: keep its values (viewer, client
-	// address, request id), not its cancellation.
-	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
-	s.ctx, s.cancel = WithConn(ctx, s), cancel
+	// address, request id), not its cancellation. Its context is never
+	// cancelled: closing stops each operation itself (CloseWith), and a
+	// cancelable parent would keep a set of its children and a channel.
+	s.ctx = WithConn(context.WithoutCancel(r.Context()), s)
 	t.Open.Add(s)
 	max := t.MaxMessage
 	if max <= 0 {
@@ -174,7 +175,7 @@ type socket struct {
 	headers http.Header
 	box     *Outbox
 	ctx     context.Context
-	cancel  context.CancelFunc
+	dead    atomic.Bool // closed: nothing more is written
 
 	wmu      sync.Mutex // one writer of data messages at a time
 	mu       sync.Mutex
@@ -426,7 +427,7 @@ func (s *socket) Done(o *Op, complete bool) {
 func (s *socket) write(typ, id string, payload []byte) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if s.ctx.Err() != nil {
+	if s.dead.Load() {
 		return
 	}
 	s.c.SetWriteDeadline(time.Now().Add(writeWait))
@@ -471,7 +472,7 @@ func (s *socket) CloseWith(code int, reason string) {
 			}
 			s.c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
 		}
-		s.cancel()
+		s.dead.Store(true)
 		s.c.Close()
 		s.t.Open.Drop(s)
 		s.mu.Lock()
@@ -557,7 +558,7 @@ func (s *socket) tick() {
 
 // ping checks that the peer answered lately, and pings it again.
 func (s *socket) ping(every time.Duration) {
-	if s.ctx.Err() != nil {
+	if s.dead.Load() {
 		return
 	}
 	if time.Since(time.Unix(0, s.lastPong.Load())) > 2*every+every/2 {
