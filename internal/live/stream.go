@@ -238,10 +238,15 @@ func (s *stream[T]) deliver(it item, reread bool) bool {
 			return !gap
 		}
 	}
+	v := s.wrap(it)
 	select {
-	case s.out <- s.wrap(it):
-	case <-s.ctx.Done():
-		return false
+	case s.out <- v:
+	default: // full: wait for room (asking for Done only now, as it makes a channel the context keeps)
+		select {
+		case s.out <- v:
+		case <-s.ctx.Done():
+			return false
+		}
 	}
 	s.wake(eventID(it))
 	if s.chat {
