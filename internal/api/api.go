@@ -149,7 +149,7 @@ func (d Deps) graphQL() http.Handler {
 	// the guard's field count; only operations that may run take a token.
 	srv.Use(guard{maxDepth: d.Limits.MaxDepth, maxFields: d.Limits.MaxFields, production: d.Production})
 	srv.Use(textGuard{})
-	srv.Use(extension.FixedComplexityLimit(d.Limits.MaxComplexity))
+	srv.Use(&complexityLimit{max: d.Limits.MaxComplexity})
 	srv.Use(newRateLimit(d.Limits))
 	srv.Use(line{turns: d.turns, timeout: d.Limits.RequestTimeout})
 	srv.Use(observe.Operations{Log: d.Log, Metrics: d.Metrics})
