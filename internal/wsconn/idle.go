@@ -8,20 +8,24 @@ import (
 	"time"
 )
 
-// Why an idle socket waits outside gorilla's read path.
+// Why an idle socket holds no goroutine.
 //
 // A goroutine parked inside gorilla's NextReader (NextReader, advanceFrame,
 // bufio, net, internal/poll) uses more than 2 KiB of stack, so every idle
-// socket's read loop holds a 4 KiB stack, and the GC counts its used part in
-// its heap goal. The runtime never shrinks it back: it shrinks a stack only
-// when less than a quarter of it, plus 800 bytes of guard, is in use.
+// socket's read loop would hold a 4 KiB stack, and the GC counts its used
+// part in its heap goal. The runtime never shrinks it back: it shrinks a
+// stack only when less than a quarter of it, plus 800 bytes of guard, is in
+// use.
 //
-// So a read loop parks in idle instead: a wait for readability through
-// syscall.RawConn (a few small frames), on a goroutine that starts with the
-// smallest stack. The pongs that answer our pings, the only frames an idle
-// client sends, are consumed there too (see skipPong): they never wake the
-// deep path. Once a client message has been handled, whose decoding grew the
-// stack, the loop hands over to a fresh goroutine and ends (see readLoop).
+// So an idle socket waits outside gorilla: on Linux in the shared poller (one
+// epoll instance and one goroutine for every socket, see idle_linux.go),
+// elsewhere in a wait for readability through syscall.RawConn (a few small
+// frames, on a goroutine that starts with the smallest stack). When the
+// client sends something, the socket's read loop runs on a fresh goroutine:
+// it consumes the pongs that answer our pings (the only frames an idle
+// client sends) itself, so they never wake the deep path; a message goes
+// through gorilla, and once it has been handled, which grew the stack, the
+// loop continues on a fresh goroutine again (see readLoop).
 
 // readBufferSize is the socket's read buffer: more than 256 bytes, so that
 // gorilla adopts the reader we hand it (see hijacker) instead of making its
@@ -44,28 +48,36 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return c, bufio.NewReadWriter(h.br, brw.Writer), nil
 }
 
-// idle returns once a frame other than a pong is buffered, or the
-// connection has failed (the read that follows reports it). It waits on a
-// shallow stack, and notes each pong it consumes as gorilla's pong handler
-// would.
-func (s *socket) idle() {
+// ready returns true once a frame other than a pong is buffered, or the
+// connection has failed (the read that follows reports it); false when the
+// socket waits in the poller, which then runs its read loop again (woken
+// true: something is there to read). It notes each pong it consumes as
+// gorilla's pong handler would.
+func (s *socket) ready(woken bool) bool {
 	for {
 		n := s.br.Buffered()
 		if n > 0 {
 			switch skipPong(s.br) {
 			case frameOther:
-				return
+				return true
 			case framePong:
 				s.lastPong.Store(time.Now().UnixNano())
 				continue
 			}
 			// framePartial: wait for the rest
 		}
-		if s.raw == nil || s.raw.Read(readable) != nil {
-			return
+		if s.raw == nil {
+			return true
+		}
+		if !woken && idlePoller.arm(s) {
+			return false // the poller has it now: touch nothing more
+		}
+		woken = false
+		if s.raw.Read(readable) != nil { // readable now, or wait here on a shallow stack
+			return true
 		}
 		if _, err := s.br.Peek(n + 1); err != nil {
-			return
+			return true
 		}
 	}
 }

@@ -139,7 +139,7 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	if t.PingInterval > 0 {
 		s.startPings(t.PingInterval)
 	}
-	go s.readLoop()
+	go s.readLoop(false)
 }
 
 // traceHeaders keeps what operations need of the upgrade request's
@@ -179,7 +179,7 @@ type socket struct {
 
 	wmu      sync.Mutex // one writer of data messages at a time
 	mu       sync.Mutex
-	ops      map[string]*Op
+	ops      []*Op // running; a slice, not a map: a map of one costs 200 bytes, and there are at most a hundred
 	closed   bool
 	onClose  []func()
 	lastPong atomic.Int64
@@ -193,6 +193,8 @@ type socket struct {
 	// The socket's place in the clock; under sockets.mu.
 	due  int64
 	slot int // -1: not in the clock
+	// Its key in the poller (0: none yet); under idlePoller.mu.
+	pollKey uint64
 }
 
 // message is a protocol message (both protocols share the envelope).
@@ -297,11 +299,15 @@ func (s *socket) refuse(code int, reason string) {
 	s.CloseWith(code, reason)
 }
 
-// readLoop handles the client's next message, waiting for it in idle, then
-// continues on a fresh goroutine, whose stack is small again (the decoding
-// and handling grew this one's; see idle.go), until the socket closes.
-func (s *socket) readLoop() {
-	s.idle()
+// readLoop handles the client's next message, once ready says there is one,
+// then continues on a fresh goroutine, whose stack is small again (the
+// decoding and handling grew this one's; see idle.go), until the socket
+// closes. It ends, leaving no goroutine, while the socket waits in the
+// poller.
+func (s *socket) readLoop(woken bool) {
+	if !s.ready(woken) {
+		return
+	}
 	m, err := s.read()
 	if err != nil {
 		if errors.Is(err, errBadMessage) {
@@ -312,7 +318,7 @@ func (s *socket) readLoop() {
 		return
 	}
 	if s.handle(m) {
-		go s.readLoop()
+		go s.readLoop(false)
 	}
 }
 
@@ -329,7 +335,7 @@ func (s *socket) handle(m message) bool {
 			s.mu.Unlock()
 			return false
 		}
-		if _, dup := s.ops[m.ID]; dup {
+		if s.op(m.ID) >= 0 {
 			s.mu.Unlock()
 			if !s.legacy {
 				s.CloseWith(CodeDuplicateID, "Subscriber for "+m.ID+" already exists")
@@ -338,18 +344,18 @@ func (s *socket) handle(m message) bool {
 			s.error(m.ID, "an operation with this id is running")
 			return true
 		}
-		if s.ops == nil {
-			s.ops = map[string]*Op{}
-		}
 		o := s.box.NewOp(s.ctx, m.ID)
-		s.ops[m.ID] = o
+		s.ops = append(s.ops, o)
 		s.mu.Unlock()
 		payload := m.Payload
 		s.t.Starts.Go(func() { s.start(o, payload) })
 	case m.Type == "complete" && !s.legacy, m.Type == "stop" && s.legacy:
 		s.mu.Lock()
-		o := s.ops[m.ID]
-		delete(s.ops, m.ID)
+		var o *Op
+		if i := s.op(m.ID); i >= 0 {
+			o = s.ops[i]
+			s.dropOp(i)
+		}
 		s.mu.Unlock()
 		if o != nil {
 			o.Stop()
@@ -387,6 +393,26 @@ func (s *socket) start(o *Op, payload json.RawMessage) {
 	s.box.Run(o, s.exec, params)
 }
 
+// op (s.mu held) is the index of the running operation id in s.ops, or -1.
+func (s *socket) op(id string) int {
+	for i, o := range s.ops {
+		if o.ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// dropOp (s.mu held) forgets s.ops[i].
+func (s *socket) dropOp(i int) {
+	last := len(s.ops) - 1
+	s.ops[i], s.ops[last] = s.ops[last], nil
+	s.ops = s.ops[:last]
+	if last == 0 {
+		s.ops = nil
+	}
+}
+
 // Next writes a result ("next", or "data" on the legacy protocol).
 func (s *socket) Next(o *Op, _ string, resp *graphql.Response) {
 	b, err := json.Marshal(resp)
@@ -414,8 +440,8 @@ func (s *socket) error(id, msg string) {
 // Done forgets an ended operation and, when it ended by itself, says so.
 func (s *socket) Done(o *Op, complete bool) {
 	s.mu.Lock()
-	if s.ops[o.ID] == o {
-		delete(s.ops, o.ID)
+	if i := s.op(o.ID); i >= 0 && s.ops[i] == o {
+		s.dropOp(i)
 	}
 	s.mu.Unlock()
 	if complete {
@@ -480,6 +506,7 @@ func (s *socket) CloseWith(code int, reason string) {
 		s.ops, s.onClose, s.closed = nil, nil, true
 		s.mu.Unlock()
 		sockets.set(s, 0)
+		idlePoller.forget(s)
 		for _, o := range ops {
 			o.Stop()
 		}
