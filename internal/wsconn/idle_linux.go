@@ -3,6 +3,7 @@ package wsconn
 import (
 	"sync"
 	"syscall"
+	"time"
 )
 
 // readable reports whether a read of fd would not block: data, the end of
@@ -92,7 +93,10 @@ func (p *poller) run() {
 	for {
 		n, err := syscall.EpollWait(p.epfd, events, -1)
 		if err != nil {
-			continue // EINTR
+			if err != syscall.EINTR { // not expected: do not spin on it
+				time.Sleep(10 * time.Millisecond)
+			}
+			continue
 		}
 		p.mu.Lock()
 		for _, ev := range events[:n] {
