@@ -33,7 +33,7 @@ import (
 const readBufferSize = 288 // a malloc size class
 
 // hijacker gives gorilla a buffered reader of our own over the hijacked
-// connection, so that idle can see what is buffered and skip pongs.
+// connection, so that ready can see what is buffered and skip pongs.
 type hijacker struct {
 	http.ResponseWriter
 	br *bufio.Reader

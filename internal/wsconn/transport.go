@@ -55,11 +55,11 @@ type Refusal struct {
 func (r *Refusal) Error() string { return r.Reason }
 
 // Transport serves GraphQL over websockets (graphql-transport-ws and the
-// legacy graphql-ws protocol) on gorilla/websocket. A socket costs one
-// goroutine, its read loop, which waits with a small stack (see idle) and
-// holds a 288-byte read buffer; writes
-// borrow a pooled buffer, and subscription events are delivered by the
-// shared Pool (see Outbox). Operations run on a goroutine of their own
+// legacy graphql-ws protocol) on gorilla/websocket. An idle socket holds
+// no goroutine on Linux (it waits in a shared poller; elsewhere its read
+// loop waits on a small stack, see idle.go) and a 288-byte read buffer;
+// writes borrow a pooled buffer, and subscription events are delivered by
+// the shared Pool (see Outbox). Operations run on a goroutine of their own
 // while they start (queries and mutations until they answer).
 type Transport struct {
 	// Allowed reports whether a browser page from origin may open a socket
@@ -168,8 +168,8 @@ func SameOrigin(origin string, r *http.Request) bool {
 type socket struct {
 	t       *Transport
 	c       *websocket.Conn
-	br      *bufio.Reader   // what gorilla reads frames from (see idle)
-	raw     syscall.RawConn // for idle's wait
+	br      *bufio.Reader   // what gorilla reads frames from (see ready)
+	raw     syscall.RawConn // to wait for readability (see ready)
 	legacy  bool
 	exec    graphql.GraphExecutor
 	headers http.Header
