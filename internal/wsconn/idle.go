@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"syscall"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // Why an idle socket holds no goroutine.
@@ -23,7 +25,8 @@ import (
 // frames, on a goroutine that starts with the smallest stack). When the
 // client sends something, the socket's read loop runs on a fresh goroutine:
 // it consumes the pongs that answer our pings (the only frames an idle
-// client sends) itself, so they never wake the deep path; a message goes
+// client sends) itself, and the pings some clients send, so they never
+// wake the deep path; a message goes
 // through gorilla, and once it has been handled, which grew the stack, the
 // loop continues on a fresh goroutine again (see readLoop).
 
@@ -48,20 +51,25 @@ func (h *hijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	return c, bufio.NewReadWriter(h.br, brw.Writer), nil
 }
 
-// ready returns true once a frame other than a pong is buffered, or the
-// connection has failed (the read that follows reports it); false when the
-// socket waits in the poller, which then runs its read loop again (woken
-// true: something is there to read). It notes each pong it consumes as
-// gorilla's pong handler would.
+// ready returns true once a frame other than a pong or a ping is buffered,
+// or the connection has failed (the read that follows reports it); false
+// when the socket waits in the poller, which then runs its read loop again
+// (woken true: something is there to read). It notes each pong it consumes,
+// and answers each ping, as gorilla's handlers would: inside gorilla's read
+// path, a control frame would leave the goroutine parked there for the next
+// message.
 func (s *socket) ready(woken bool) bool {
 	for {
 		n := s.br.Buffered()
 		if n > 0 {
-			switch skipPong(s.br) {
+			switch kind, payload := skipControl(s.br); kind {
 			case frameOther:
 				return true
 			case framePong:
 				s.lastPong.Store(time.Now().UnixNano())
+				continue
+			case framePing: // some clients ping (OkHttp's pingInterval): answer as gorilla would
+				s.c.WriteControl(websocket.PongMessage, payload, time.Now().Add(time.Second))
 				continue
 			}
 			// framePartial: wait for the rest
@@ -85,29 +93,38 @@ func (s *socket) ready(woken bool) bool {
 const (
 	frameOther = iota
 	framePong
+	framePing
 	framePartial
 )
 
-// skipPong discards a whole, well-formed pong frame at the head of br
-// (only between messages, where gorilla holds no frame state) and reports
-// framePong; framePartial when br holds only part of a frame that may be
-// one; frameOther for anything else, which gorilla reads and checks.
-func skipPong(br *bufio.Reader) int {
+// skipControl consumes a whole, well-formed pong or ping frame at the head
+// of br (only between messages, where gorilla holds no frame state) and
+// reports framePong, or framePing with the ping's payload (unmasked);
+// framePartial when br holds only part of a frame that may be one;
+// frameOther for anything else, which gorilla reads and checks.
+func skipControl(br *bufio.Reader) (int, []byte) {
 	b, _ := br.Peek(br.Buffered())
 	if len(b) < 2 {
-		return framePartial
+		return framePartial, nil
 	}
-	// FIN, no RSV bits, opcode 10 (pong); masked (as a client must), and a
-	// 7-bit payload length (a control frame's is at most 125).
-	if b[0] != 0x8A || b[1]&0x80 == 0 || b[1]&0x7F > 125 {
-		return frameOther
+	// FIN, no RSV bits, opcode 10 (pong) or 9 (ping); masked (as a client
+	// must), and a 7-bit payload length (a control frame's is at most 125).
+	if (b[0] != 0x8A && b[0] != 0x89) || b[1]&0x80 == 0 || b[1]&0x7F > 125 {
+		return frameOther, nil
 	}
-	size := 2 + 4 + int(b[1]&0x7F)
-	if len(b) < size {
-		return framePartial
+	n := int(b[1] & 0x7F)
+	if len(b) < 6+n {
+		return framePartial, nil
 	}
-	br.Discard(size)
-	return framePong
+	kind, payload := framePong, []byte(nil)
+	if b[0] == 0x89 {
+		kind, payload = framePing, make([]byte, n)
+		for i := range payload {
+			payload[i] = b[6+i] ^ b[2+i%4]
+		}
+	}
+	br.Discard(6 + n)
+	return kind, payload
 }
 
 // rawConn is the connection's syscall.RawConn, for idle (nil when it has

@@ -238,3 +238,31 @@ func TestIdleSocket(t *testing.T) {
 	c.Close()
 	waitLen(t, reg, 0)
 }
+
+// TestClientPing: a client's websocket ping is answered with its payload.
+func TestClientPing(t *testing.T) {
+	t.Parallel()
+	srv := serve(t, &wsconn.Transport{})
+	c := handshake(t, srv)
+	pong := make(chan string, 1)
+	c.SetPongHandler(func(data string) error { pong <- data; return nil })
+	go func() {
+		for {
+			if _, _, err := c.NextReader(); err != nil {
+				return
+			}
+		}
+	}()
+	time.Sleep(20 * time.Millisecond) // idle first
+	if err := c.WriteControl(websocket.PingMessage, []byte("hello"), time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-pong:
+		if got != "hello" {
+			t.Fatalf("pong %q, want %q", got, "hello")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no pong")
+	}
+}
