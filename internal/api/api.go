@@ -112,8 +112,9 @@ func New(d Deps) http.Handler {
 	}
 	mux.Handle("GET /{$}", playground.Handler("SavvySolve API", "/graphql", opts))
 	// Outermost: the client's address is resolved once, for the log and the
-	// rate limit alike; refusals are logged and counted too.
-	return clientip.Middleware(d.Limits.TrustedProxies)(observe.HTTP(d.Log, d.Metrics)(mux))
+	// rate limit alike; refusals are logged and counted too. Above it,
+	// websockets leave the request's context behind (wsconn.Detached).
+	return wsconn.Detached(clientip.Middleware(d.Limits.TrustedProxies)(observe.HTTP(d.Log, d.Metrics)(mux)))
 }
 
 func (d Deps) graphQL() http.Handler {
@@ -148,7 +149,7 @@ func (d Deps) graphQL() http.Handler {
 	// the guard's field count; only operations that may run take a token.
 	srv.Use(guard{maxDepth: d.Limits.MaxDepth, maxFields: d.Limits.MaxFields, production: d.Production})
 	srv.Use(textGuard{})
-	srv.Use(extension.FixedComplexityLimit(d.Limits.MaxComplexity))
+	srv.Use(&complexityLimit{max: d.Limits.MaxComplexity})
 	srv.Use(newRateLimit(d.Limits))
 	srv.Use(line{turns: d.turns, timeout: d.Limits.RequestTimeout})
 	srv.Use(observe.Operations{Log: d.Log, Metrics: d.Metrics})

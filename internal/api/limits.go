@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"time"
 
+	gqlcomplexity "github.com/99designs/gqlgen/complexity"
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/99designs/gqlgen/graphql/errcode"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -283,5 +284,31 @@ func refusal[C ~string](code C, field string, pos *ast.Position, format string, 
 	if field != "" {
 		err.Extensions["field"] = field
 	}
+	return err
+}
+
+// complexityLimit refuses an operation that costs more than max, as gqlgen's
+// extension.FixedComplexityLimit does (the same message and code), without
+// keeping the figures in the operation's Stats: a subscription would hold
+// them, in a map, for its whole life, and nothing here reads them.
+type complexityLimit struct {
+	max int
+	es  graphql.ExecutableSchema
+}
+
+func (*complexityLimit) ExtensionName() string { return "ComplexityLimit" }
+
+func (c *complexityLimit) Validate(es graphql.ExecutableSchema) error {
+	c.es = es
+	return nil
+}
+
+func (c *complexityLimit) MutateOperationContext(ctx context.Context, op *graphql.OperationContext) *gqlerror.Error {
+	n := gqlcomplexity.Calculate(ctx, c.es, op.Doc.Operations.ForName(op.OperationName), op.Variables)
+	if n <= c.max {
+		return nil
+	}
+	err := gqlerror.Errorf("operation has complexity %d, which exceeds the limit of %d", n, c.max)
+	errcode.Set(err, "COMPLEXITY_LIMIT_EXCEEDED")
 	return err
 }

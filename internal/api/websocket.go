@@ -6,7 +6,6 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"time"
 
 	"github.com/savvysolve/api/internal/apperr"
 	"github.com/savvysolve/api/internal/auth"
@@ -97,10 +96,7 @@ func expireWith(ctx context.Context, v auth.Viewer) {
 	if v.ExpiresAt.IsZero() {
 		return
 	}
-	t := time.AfterFunc(time.Until(v.ExpiresAt), func() {
-		wsconn.CloseConn(ctx, wsconn.CodeForbidden, "token expired")
-	})
-	wsconn.OnClose(ctx, func() { t.Stop() })
+	wsconn.CloseAt(ctx, v.ExpiresAt, wsconn.CodeForbidden, "token expired")
 }
 
 // authorization reads the token of an init payload (or its "headers").

@@ -35,7 +35,11 @@ func (a *Authenticator) Middleware(log *slog.Logger) func(http.Handler) http.Han
 				WriteError(w, status, e)
 				return
 			}
-			ctx := events.WithHook(WithViewer(r.Context(), v), a.cache.Heard)
+			ctx := r.Context()
+			if v != (Viewer{}) { // anonymous needs no value: a websocket keeps its context for its life
+				ctx = WithViewer(ctx, v)
+			}
+			ctx = events.WithHook(ctx, a.cache.Heard)
 			next.ServeHTTP(w, r.WithContext(ctx))
 		})
 	}

@@ -18,6 +18,9 @@ const outBuffer = 16
 // waits for one of the pool's connections.
 var rereads = make(chan struct{}, 16)
 
+// rereadTimeout bounds one reread.
+const rereadTimeout = 10 * time.Second
+
 // subscriber is what the hub routes events to.
 type subscriber interface {
 	// push hands over one item without blocking (h.mu held); false when the
@@ -204,7 +207,13 @@ func (s *stream[T]) next() (items []item, reread, ok bool) {
 	last, since := s.last, s.since
 	s.mu.Unlock()
 	rereads <- struct{}{}
-	items, more := s.reread(s.ctx, last, since)
+	// Not under the subscription's context itself: a query there leaves its
+	// cancelable context with a set of children (the driver's watch) and a
+	// channel for the subscription's whole life. One that ends meanwhile
+	// stops at the next delivery.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), rereadTimeout)
+	items, more := s.reread(ctx, last, since)
+	cancel()
 	<-rereads
 	if more {
 		s.mu.Lock()
@@ -229,10 +238,15 @@ func (s *stream[T]) deliver(it item, reread bool) bool {
 			return !gap
 		}
 	}
+	v := s.wrap(it)
 	select {
-	case s.out <- s.wrap(it):
-	case <-s.ctx.Done():
-		return false
+	case s.out <- v:
+	default: // full: wait for room (asking for Done only now, as it makes a channel the context keeps)
+		select {
+		case s.out <- v:
+		case <-s.ctx.Done():
+			return false
+		}
 	}
 	s.wake(eventID(it))
 	if s.chat {

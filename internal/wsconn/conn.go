@@ -10,8 +10,12 @@ package wsconn
 import (
 	"context"
 	"errors"
+	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // Close codes used by the server, in the private range of RFC 6455 where the
@@ -69,6 +73,23 @@ func OnClose(ctx context.Context, f func()) bool {
 		return false
 	}
 	r.conn.OnClose(f)
+	return true
+}
+
+// CloseAt closes ctx's connection with code and reason at t (a token's
+// expiry), or when it closes before; false when ctx has none. A websocket
+// does it from the shared clock, without a timer of its own.
+func CloseAt(ctx context.Context, t time.Time, code int, reason string) bool {
+	r, ok := ctx.Value(refKey{}).(*ref)
+	if !ok || r.conn == nil {
+		return false
+	}
+	if s, ok := r.conn.(*socket); ok {
+		s.expireAt(t, code, reason)
+		return true
+	}
+	tm := time.AfterFunc(time.Until(t), func() { r.conn.CloseWith(code, reason) })
+	r.conn.OnClose(func() { tm.Stop() })
 	return true
 }
 
@@ -137,4 +158,27 @@ func (g *Registry) CloseAll(code int, reason string) {
 	for _, c := range conns {
 		c.CloseWith(code, reason)
 	}
+}
+
+// Detached serves websocket upgrades under a context of their own, which
+// keeps net/http's values (the server, the local address) but not the
+// connection's and the request's contexts: a socket outlives its request,
+// and its context would keep those two cancelable contexts, a set of
+// children and a channel alive for the socket's whole life. Put it
+// outermost, before the middlewares that add values (client address,
+// request id, viewer). The handshake is then not cancelled when the client
+// leaves; it has its own timeouts.
+func Detached(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if websocket.IsWebSocketUpgrade(r) {
+			ctx := context.Background()
+			for _, k := range []any{http.ServerContextKey, http.LocalAddrContextKey} {
+				if v := r.Context().Value(k); v != nil {
+					ctx = context.WithValue(ctx, k, v)
+				}
+			}
+			r = r.WithContext(ctx)
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -301,10 +301,13 @@ func (b *Outbox) attach(o *Op, h graphql.ResponseHandler, ctx context.Context) {
 // mutation answers once and ends; a subscription's events are delivered as
 // they come, until it ends.
 func (b *Outbox) Run(o *Op, exec graphql.GraphExecutor, params *graphql.RawParams) {
-	ctx := graphql.StartOperationTrace(o.ctx)
-	rc, err := exec.CreateOperationContext(ctx, params)
+	// The trace start only matters to CreateOperationContext (rc.Stats), and
+	// DispatchOperation puts rc in the context itself: the context that a
+	// subscription keeps for its life carries neither twice.
+	start := graphql.StartOperationTrace(o.ctx)
+	rc, err := exec.CreateOperationContext(start, params)
 	if err != nil {
-		resp := exec.DispatchError(graphql.WithOperationContext(ctx, rc), err)
+		resp := exec.DispatchError(graphql.WithOperationContext(start, rc), err)
 		if errcode.GetErrorKind(err) == errcode.KindProtocol {
 			b.w.Refused(o, resp.Errors)
 		} else {
@@ -313,7 +316,7 @@ func (b *Outbox) Run(o *Op, exec graphql.GraphExecutor, params *graphql.RawParam
 		b.end(o)
 		return
 	}
-	ctx = graphql.WithOperationContext(ctx, rc)
+	ctx := o.ctx
 	sub := rc.Operation != nil && rc.Operation.Operation == ast.Subscription
 	var wk *waker
 	if sub {

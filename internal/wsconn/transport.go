@@ -1,6 +1,7 @@
 package wsconn
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -26,7 +28,6 @@ const (
 )
 
 const (
-	readBufferSize  = 256     // client messages are small; a larger one is read in several calls
 	writeBufferSize = 4096    // borrowed from writeBuffers for one message at a time
 	defaultMaxRead  = 1 << 20 // the largest message a client may send
 	writeWait       = 10 * time.Second
@@ -54,10 +55,11 @@ type Refusal struct {
 func (r *Refusal) Error() string { return r.Reason }
 
 // Transport serves GraphQL over websockets (graphql-transport-ws and the
-// legacy graphql-ws protocol) on gorilla/websocket. A socket costs one
-// goroutine, its read loop, which holds a 512-byte read buffer; writes
-// borrow a pooled buffer, and subscription events are delivered by the
-// shared Pool (see Outbox). Operations run on a goroutine of their own
+// legacy graphql-ws protocol) on gorilla/websocket. An idle socket holds
+// no goroutine on Linux (it waits in a shared poller; elsewhere its read
+// loop waits on a small stack, see idle.go) and a 288-byte read buffer;
+// writes borrow a pooled buffer, and subscription events are delivered by
+// the shared Pool (see Outbox). Operations run on a goroutine of their own
 // while they start (queries and mutations until they answer).
 type Transport struct {
 	// Allowed reports whether a browser page from origin may open a socket
@@ -104,25 +106,27 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	})
 	up := websocket.Upgrader{
 		HandshakeTimeout: 10 * time.Second,
-		ReadBufferSize:   readBufferSize,
-		WriteBufferSize:  writeBufferSize,
-		WriteBufferPool:  writeBuffers,
-		Subprotocols:     []string{protoLegacy, protoTransport},
+		// ReadBufferSize 0: gorilla reads through the hijacker's reader.
+		WriteBufferSize: writeBufferSize,
+		WriteBufferPool: writeBuffers,
+		Subprotocols:    []string{protoLegacy, protoTransport},
 		CheckOrigin: func(r *http.Request) bool {
 			origin := r.Header.Get("Origin")
 			return origin == "" || SameOrigin(origin, r) || (t.Allowed != nil && t.Allowed(origin, r))
 		},
 	}
-	c, err := up.Upgrade(w, r, nil)
+	hj := &hijacker{ResponseWriter: w}
+	c, err := up.Upgrade(hj, r, nil)
 	if err != nil {
 		return // gorilla has answered (403 for a foreign origin)
 	}
-	s := &socket{t: t, c: c, legacy: c.Subprotocol() != protoTransport, exec: exec, headers: traceHeaders(r.Header)}
+	s := &socket{t: t, c: c, br: hj.br, raw: rawConn(c.NetConn()), legacy: c.Subprotocol() != protoTransport, exec: exec, headers: traceHeaders(r.Header), slot: -1}
 	s.box = NewOutbox(t.Pool, s)
 	// The socket outlives the request: keep its values (viewer, client
-	// address, request id), not its cancellation.
-	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
-	s.ctx, s.cancel = WithConn(ctx, s), cancel
+	// address, request id), not its cancellation. Its context is never
+	// cancelled: closing stops each operation itself (CloseWith), and a
+	// cancelable parent would keep a set of its children and a channel.
+	s.ctx = WithConn(context.WithoutCancel(r.Context()), s)
 	t.Open.Add(s)
 	max := t.MaxMessage
 	if max <= 0 {
@@ -135,7 +139,7 @@ func (t *Transport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 	if t.PingInterval > 0 {
 		s.startPings(t.PingInterval)
 	}
-	go s.readLoop()
+	go s.readLoop(false)
 }
 
 // traceHeaders keeps what operations need of the upgrade request's
@@ -164,21 +168,33 @@ func SameOrigin(origin string, r *http.Request) bool {
 type socket struct {
 	t       *Transport
 	c       *websocket.Conn
+	br      *bufio.Reader   // what gorilla reads frames from (see ready)
+	raw     syscall.RawConn // to wait for readability (see ready)
 	legacy  bool
 	exec    graphql.GraphExecutor
 	headers http.Header
 	box     *Outbox
 	ctx     context.Context
-	cancel  context.CancelFunc
+	dead    atomic.Bool // closed: nothing more is written
 
 	wmu      sync.Mutex // one writer of data messages at a time
 	mu       sync.Mutex
-	ops      map[string]*Op
+	ops      []*Op // running; a slice, not a map: a map of one costs 200 bytes, and there are at most a hundred
 	closed   bool
 	onClose  []func()
-	pinger   *time.Timer
 	lastPong atomic.Int64
 	once     sync.Once
+
+	// Timed work, run by the clock (Unix nanoseconds, 0: none); under mu.
+	nextPing    int64
+	closeAt     int64 // close with closeCode and closeReason then (a token's expiry)
+	closeCode   int
+	closeReason string
+	// The socket's place in the clock; under sockets.mu.
+	due  int64
+	slot int // -1: not in the clock
+	// Its key in the poller (0: none yet); under idlePoller.mu.
+	pollKey uint64
 }
 
 // message is a protocol message (both protocols share the envelope).
@@ -283,21 +299,26 @@ func (s *socket) refuse(code int, reason string) {
 	s.CloseWith(code, reason)
 }
 
-// readLoop handles the client's messages until the socket closes.
-func (s *socket) readLoop() {
-	for {
-		m, err := s.read()
-		if err != nil {
-			if errors.Is(err, errBadMessage) {
-				s.refuse(CodeBadRequest, "invalid message")
-			} else {
-				s.CloseWith(0, "") // the peer left, or the socket was closed
-			}
-			return
+// readLoop handles the client's next message, once ready says there is one,
+// then continues on a fresh goroutine, whose stack is small again (the
+// decoding and handling grew this one's; see idle.go), until the socket
+// closes. It ends, leaving no goroutine, while the socket waits in the
+// poller.
+func (s *socket) readLoop(woken bool) {
+	if !s.ready(woken) {
+		return
+	}
+	m, err := s.read()
+	if err != nil {
+		if errors.Is(err, errBadMessage) {
+			s.refuse(CodeBadRequest, "invalid message")
+		} else {
+			s.CloseWith(0, "") // the peer left, or the socket was closed
 		}
-		if !s.handle(m) {
-			return
-		}
+		return
+	}
+	if s.handle(m) {
+		go s.readLoop(false)
 	}
 }
 
@@ -314,7 +335,7 @@ func (s *socket) handle(m message) bool {
 			s.mu.Unlock()
 			return false
 		}
-		if _, dup := s.ops[m.ID]; dup {
+		if s.op(m.ID) >= 0 {
 			s.mu.Unlock()
 			if !s.legacy {
 				s.CloseWith(CodeDuplicateID, "Subscriber for "+m.ID+" already exists")
@@ -323,18 +344,18 @@ func (s *socket) handle(m message) bool {
 			s.error(m.ID, "an operation with this id is running")
 			return true
 		}
-		if s.ops == nil {
-			s.ops = map[string]*Op{}
-		}
 		o := s.box.NewOp(s.ctx, m.ID)
-		s.ops[m.ID] = o
+		s.ops = append(s.ops, o)
 		s.mu.Unlock()
 		payload := m.Payload
 		s.t.Starts.Go(func() { s.start(o, payload) })
 	case m.Type == "complete" && !s.legacy, m.Type == "stop" && s.legacy:
 		s.mu.Lock()
-		o := s.ops[m.ID]
-		delete(s.ops, m.ID)
+		var o *Op
+		if i := s.op(m.ID); i >= 0 {
+			o = s.ops[i]
+			s.dropOp(i)
+		}
 		s.mu.Unlock()
 		if o != nil {
 			o.Stop()
@@ -372,6 +393,26 @@ func (s *socket) start(o *Op, payload json.RawMessage) {
 	s.box.Run(o, s.exec, params)
 }
 
+// op (s.mu held) is the index of the running operation id in s.ops, or -1.
+func (s *socket) op(id string) int {
+	for i, o := range s.ops {
+		if o.ID == id {
+			return i
+		}
+	}
+	return -1
+}
+
+// dropOp (s.mu held) forgets s.ops[i].
+func (s *socket) dropOp(i int) {
+	last := len(s.ops) - 1
+	s.ops[i], s.ops[last] = s.ops[last], nil
+	s.ops = s.ops[:last]
+	if last == 0 {
+		s.ops = nil
+	}
+}
+
 // Next writes a result ("next", or "data" on the legacy protocol).
 func (s *socket) Next(o *Op, _ string, resp *graphql.Response) {
 	b, err := json.Marshal(resp)
@@ -399,8 +440,8 @@ func (s *socket) error(id, msg string) {
 // Done forgets an ended operation and, when it ended by itself, says so.
 func (s *socket) Done(o *Op, complete bool) {
 	s.mu.Lock()
-	if s.ops[o.ID] == o {
-		delete(s.ops, o.ID)
+	if i := s.op(o.ID); i >= 0 && s.ops[i] == o {
+		s.dropOp(i)
 	}
 	s.mu.Unlock()
 	if complete {
@@ -412,7 +453,7 @@ func (s *socket) Done(o *Op, complete bool) {
 func (s *socket) write(typ, id string, payload []byte) {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	if s.ctx.Err() != nil {
+	if s.dead.Load() {
 		return
 	}
 	s.c.SetWriteDeadline(time.Now().Add(writeWait))
@@ -457,16 +498,15 @@ func (s *socket) CloseWith(code int, reason string) {
 			}
 			s.c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason), time.Now().Add(time.Second))
 		}
-		s.cancel()
+		s.dead.Store(true)
 		s.c.Close()
 		s.t.Open.Drop(s)
 		s.mu.Lock()
 		ops, hooks := s.ops, s.onClose
 		s.ops, s.onClose, s.closed = nil, nil, true
-		if s.pinger != nil {
-			s.pinger.Stop()
-		}
 		s.mu.Unlock()
+		sockets.set(s, 0)
+		idlePoller.forget(s)
 		for _, o := range ops {
 			o.Stop()
 		}
@@ -491,20 +531,61 @@ func (s *socket) OnClose(f func()) {
 
 // startPings sends websocket pings (browsers answer them without any code)
 // and closes a socket whose peer stopped answering, so half-open sockets do
-// not hold subscriptions forever. A timer, not a goroutine per socket.
+// not hold subscriptions forever. The shared clock runs them, not a timer
+// or a goroutine per socket.
 func (s *socket) startPings(every time.Duration) {
-	s.lastPong.Store(time.Now().UnixNano())
+	now := time.Now().UnixNano()
+	s.lastPong.Store(now)
 	s.c.SetPongHandler(func(string) error { s.lastPong.Store(time.Now().UnixNano()); return nil })
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		return
-	}
-	s.pinger = time.AfterFunc(every, func() { s.ping(every) })
+	s.nextPing = now + int64(every)
+	s.mu.Unlock()
+	s.schedule()
 }
 
+// expireAt closes the socket with code and reason at t (a token's expiry).
+func (s *socket) expireAt(t time.Time, code int, reason string) {
+	s.mu.Lock()
+	s.closeAt, s.closeCode, s.closeReason = t.UnixNano(), code, reason
+	s.mu.Unlock()
+	s.schedule()
+}
+
+// schedule puts the socket on the clock for its next timed work.
+func (s *socket) schedule() {
+	s.mu.Lock()
+	due := s.nextPing
+	if s.closeAt != 0 && (due == 0 || s.closeAt < due) {
+		due = s.closeAt
+	}
+	if s.closed {
+		due = 0
+	}
+	s.mu.Unlock()
+	sockets.set(s, due)
+}
+
+// tick does the socket's due work (on a goroutine of its own).
+func (s *socket) tick() {
+	now := time.Now().UnixNano()
+	s.mu.Lock()
+	expired := s.closeAt != 0 && now >= s.closeAt
+	code, reason := s.closeCode, s.closeReason
+	ping := s.nextPing != 0 && now >= s.nextPing
+	s.mu.Unlock()
+	switch {
+	case expired:
+		s.CloseWith(code, reason)
+		return
+	case ping:
+		s.ping(s.t.PingInterval)
+	}
+	s.schedule()
+}
+
+// ping checks that the peer answered lately, and pings it again.
 func (s *socket) ping(every time.Duration) {
-	if s.ctx.Err() != nil {
+	if s.dead.Load() {
 		return
 	}
 	if time.Since(time.Unix(0, s.lastPong.Load())) > 2*every+every/2 {
@@ -516,8 +597,10 @@ func (s *socket) ping(every time.Duration) {
 		s.write("ka", "", nil)
 	}
 	s.mu.Lock()
-	if err == nil && !s.closed {
-		s.pinger.Reset(every)
+	if err == nil {
+		s.nextPing = time.Now().UnixNano() + int64(every)
+	} else {
+		s.nextPing = 0 // the socket is failing: its reader will close it
 	}
 	s.mu.Unlock()
 }

@@ -216,3 +216,53 @@ func TestCloseAll(t *testing.T) {
 	}
 	waitLen(t, reg, 0)
 }
+
+// TestIdleSocket: a socket that waited idle (in the poller, on Linux) still
+// answers a message, and notices when its client leaves.
+func TestIdleSocket(t *testing.T) {
+	t.Parallel()
+	reg := wsconn.NewRegistry()
+	srv := serve(t, &wsconn.Transport{Open: reg})
+	c := handshake(t, srv)
+	for range 3 {
+		time.Sleep(20 * time.Millisecond)
+		if err := c.WriteJSON(map[string]any{"type": "ping"}); err != nil {
+			t.Fatal(err)
+		}
+		var m struct{ Type string }
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if err := c.ReadJSON(&m); err != nil || m.Type != "pong" {
+			t.Fatalf("want pong, got %v %v", m, err)
+		}
+	}
+	c.Close()
+	waitLen(t, reg, 0)
+}
+
+// TestClientPing: a client's websocket ping is answered with its payload.
+func TestClientPing(t *testing.T) {
+	t.Parallel()
+	srv := serve(t, &wsconn.Transport{})
+	c := handshake(t, srv)
+	pong := make(chan string, 1)
+	c.SetPongHandler(func(data string) error { pong <- data; return nil })
+	go func() {
+		for {
+			if _, _, err := c.NextReader(); err != nil {
+				return
+			}
+		}
+	}()
+	time.Sleep(20 * time.Millisecond) // idle first
+	if err := c.WriteControl(websocket.PingMessage, []byte("hello"), time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case got := <-pong:
+		if got != "hello" {
+			t.Fatalf("pong %q, want %q", got, "hello")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no pong")
+	}
+}
