@@ -8484,7 +8484,7 @@ func (ec *executionContext) _CallLog(ctx context.Context, sel ast.SelectionSet, 
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("CallLog")
+			out.Values[i] = marshalString("CallLog")
 		case "id":
 			out.Values[i] = ec._CallLog_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -8563,7 +8563,7 @@ func (ec *executionContext) _CreateTicketPayload(ctx context.Context, sel ast.Se
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("CreateTicketPayload")
+			out.Values[i] = marshalString("CreateTicketPayload")
 		case "ticket":
 			out.Values[i] = ec._CreateTicketPayload_ticket(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -8601,7 +8601,7 @@ func (ec *executionContext) _CustomerInfo(ctx context.Context, sel ast.Selection
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("CustomerInfo")
+			out.Values[i] = marshalString("CustomerInfo")
 		case "name":
 			out.Values[i] = ec._CustomerInfo_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -8652,7 +8652,7 @@ func (ec *executionContext) _Mutation(ctx context.Context, sel ast.SelectionSet)
 
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("Mutation")
+			out.Values[i] = marshalString("Mutation")
 		case "createTicket":
 			out.Values[i] = ec.OperationContext.RootResolverMiddleware(innerCtx, func(ctx context.Context) (res graphql.Marshaler) {
 				return ec._Mutation_createTicket(ctx, field)
@@ -8799,7 +8799,7 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("PageInfo")
+			out.Values[i] = marshalString("PageInfo")
 		case "hasNextPage":
 			out.Values[i] = ec._PageInfo_hasNextPage(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -8847,7 +8847,7 @@ func (ec *executionContext) _Payment(ctx context.Context, sel ast.SelectionSet, 
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("Payment")
+			out.Values[i] = marshalString("Payment")
 		case "status":
 			out.Values[i] = ec._Payment_status(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -8913,7 +8913,7 @@ func (ec *executionContext) _Query(ctx context.Context, sel ast.SelectionSet) gr
 
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("Query")
+			out.Values[i] = marshalString("Query")
 		case "me":
 			out.ResolveRootConcurrently(innerCtx, ec.OperationContext, i,
 				true, false,
@@ -9009,7 +9009,7 @@ func (ec *executionContext) _Rating(ctx context.Context, sel ast.SelectionSet, o
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("Rating")
+			out.Values[i] = marshalString("Rating")
 		case "id":
 			out.Values[i] = ec._Rating_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -9069,7 +9069,7 @@ func (ec *executionContext) _RatingConnection(ctx context.Context, sel ast.Selec
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("RatingConnection")
+			out.Values[i] = marshalString("RatingConnection")
 		case "edges":
 			out.Values[i] = ec._RatingConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -9112,7 +9112,7 @@ func (ec *executionContext) _RatingEdge(ctx context.Context, sel ast.SelectionSe
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("RatingEdge")
+			out.Values[i] = marshalString("RatingEdge")
 		case "cursor":
 			out.Values[i] = ec._RatingEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -9150,7 +9150,7 @@ func (ec *executionContext) _ScreenShareSession(ctx context.Context, sel ast.Sel
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("ScreenShareSession")
+			out.Values[i] = marshalString("ScreenShareSession")
 		case "id":
 			out.Values[i] = ec._ScreenShareSession_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -9214,7 +9214,7 @@ func (ec *executionContext) _Session(ctx context.Context, sel ast.SelectionSet, 
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("Session")
+			out.Values[i] = marshalString("Session")
 		case "id":
 			out.Values[i] = ec._Session_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -9320,7 +9320,7 @@ func (ec *executionContext) _SessionConnection(ctx context.Context, sel ast.Sele
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("SessionConnection")
+			out.Values[i] = marshalString("SessionConnection")
 		case "edges":
 			out.Values[i] = ec._SessionConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -9363,7 +9363,7 @@ func (ec *executionContext) _SessionEdge(ctx context.Context, sel ast.SelectionS
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("SessionEdge")
+			out.Values[i] = marshalString("SessionEdge")
 		case "cursor":
 			out.Values[i] = ec._SessionEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -9401,7 +9401,7 @@ func (ec *executionContext) _SessionMessage(ctx context.Context, sel ast.Selecti
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("SessionMessage")
+			out.Values[i] = marshalString("SessionMessage")
 		case "id":
 			out.Values[i] = ec._SessionMessage_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -9461,7 +9461,7 @@ func (ec *executionContext) _SessionMessageConnection(ctx context.Context, sel a
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("SessionMessageConnection")
+			out.Values[i] = marshalString("SessionMessageConnection")
 		case "edges":
 			out.Values[i] = ec._SessionMessageConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -9499,7 +9499,7 @@ func (ec *executionContext) _SessionMessageEdge(ctx context.Context, sel ast.Sel
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("SessionMessageEdge")
+			out.Values[i] = marshalString("SessionMessageEdge")
 		case "cursor":
 			out.Values[i] = ec._SessionMessageEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -9537,7 +9537,7 @@ func (ec *executionContext) _SessionPricing(ctx context.Context, sel ast.Selecti
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("SessionPricing")
+			out.Values[i] = marshalString("SessionPricing")
 		case "tier":
 			out.Values[i] = ec._SessionPricing_tier(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -9590,7 +9590,7 @@ func (ec *executionContext) _SmsLog(ctx context.Context, sel ast.SelectionSet, o
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("SmsLog")
+			out.Values[i] = marshalString("SmsLog")
 		case "id":
 			out.Values[i] = ec._SmsLog_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -9665,7 +9665,7 @@ func (ec *executionContext) _Solver(ctx context.Context, sel ast.SelectionSet, o
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("Solver")
+			out.Values[i] = marshalString("Solver")
 		case "id":
 			out.Values[i] = ec._Solver_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -9743,7 +9743,7 @@ func (ec *executionContext) _SolverConnection(ctx context.Context, sel ast.Selec
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("SolverConnection")
+			out.Values[i] = marshalString("SolverConnection")
 		case "edges":
 			out.Values[i] = ec._SolverConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -9786,7 +9786,7 @@ func (ec *executionContext) _SolverEdge(ctx context.Context, sel ast.SelectionSe
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("SolverEdge")
+			out.Values[i] = marshalString("SolverEdge")
 		case "cursor":
 			out.Values[i] = ec._SolverEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -9824,7 +9824,7 @@ func (ec *executionContext) _SolverStats(ctx context.Context, sel ast.SelectionS
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("SolverStats")
+			out.Values[i] = marshalString("SolverStats")
 		case "averageRating":
 			out.Values[i] = ec._SolverStats_averageRating(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -9898,7 +9898,7 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("Ticket")
+			out.Values[i] = marshalString("Ticket")
 		case "id":
 			out.Values[i] = ec._Ticket_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -10002,7 +10002,7 @@ func (ec *executionContext) _TicketConnection(ctx context.Context, sel ast.Selec
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("TicketConnection")
+			out.Values[i] = marshalString("TicketConnection")
 		case "edges":
 			out.Values[i] = ec._TicketConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -10045,7 +10045,7 @@ func (ec *executionContext) _TicketEdge(ctx context.Context, sel ast.SelectionSe
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("TicketEdge")
+			out.Values[i] = marshalString("TicketEdge")
 		case "cursor":
 			out.Values[i] = ec._TicketEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -10083,7 +10083,7 @@ func (ec *executionContext) _TicketQueueEvent(ctx context.Context, sel ast.Selec
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("TicketQueueEvent")
+			out.Values[i] = marshalString("TicketQueueEvent")
 		case "kind":
 			out.Values[i] = ec._TicketQueueEvent_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -10121,7 +10121,7 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("User")
+			out.Values[i] = marshalString("User")
 		case "id":
 			out.Values[i] = ec._User_id(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -10192,7 +10192,7 @@ func (ec *executionContext) _UserConnection(ctx context.Context, sel ast.Selecti
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("UserConnection")
+			out.Values[i] = marshalString("UserConnection")
 		case "edges":
 			out.Values[i] = ec._UserConnection_edges(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -10235,7 +10235,7 @@ func (ec *executionContext) _UserEdge(ctx context.Context, sel ast.SelectionSet,
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("UserEdge")
+			out.Values[i] = marshalString("UserEdge")
 		case "cursor":
 			out.Values[i] = ec._UserEdge_cursor(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -10273,7 +10273,7 @@ func (ec *executionContext) ___Directive(ctx context.Context, sel ast.SelectionS
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("__Directive")
+			out.Values[i] = marshalString("__Directive")
 		case "name":
 			out.Values[i] = ec.___Directive_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -10326,7 +10326,7 @@ func (ec *executionContext) ___EnumValue(ctx context.Context, sel ast.SelectionS
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("__EnumValue")
+			out.Values[i] = marshalString("__EnumValue")
 		case "name":
 			out.Values[i] = ec.___EnumValue_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -10374,7 +10374,7 @@ func (ec *executionContext) ___Field(ctx context.Context, sel ast.SelectionSet, 
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("__Field")
+			out.Values[i] = marshalString("__Field")
 		case "name":
 			out.Values[i] = ec.___Field_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -10432,7 +10432,7 @@ func (ec *executionContext) ___InputValue(ctx context.Context, sel ast.Selection
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("__InputValue")
+			out.Values[i] = marshalString("__InputValue")
 		case "name":
 			out.Values[i] = ec.___InputValue_name(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -10490,7 +10490,7 @@ func (ec *executionContext) ___Schema(ctx context.Context, sel ast.SelectionSet,
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("__Schema")
+			out.Values[i] = marshalString("__Schema")
 		case "description":
 			out.Values[i] = ec.___Schema_description(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -10548,7 +10548,7 @@ func (ec *executionContext) ___Type(ctx context.Context, sel ast.SelectionSet, o
 	for i, field := range fields {
 		switch field.Name {
 		case "__typename":
-			out.Values[i] = graphql.MarshalString("__Type")
+			out.Values[i] = marshalString("__Type")
 		case "kind":
 			out.Values[i] = ec.___Type_kind(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -10708,7 +10708,7 @@ func (ec *executionContext) unmarshalNID2string(ctx context.Context, v any) (str
 
 func (ec *executionContext) marshalNID2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalID(v)
+	res := marshalString(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "ID!")
 	}
@@ -11031,7 +11031,7 @@ func (ec *executionContext) unmarshalNString2string(ctx context.Context, v any) 
 
 func (ec *executionContext) marshalNString2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(v)
+	res := marshalString(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "String!")
 	}
@@ -11207,7 +11207,7 @@ func (ec *executionContext) unmarshalN__DirectiveLocation2string(ctx context.Con
 
 func (ec *executionContext) marshalN__DirectiveLocation2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(v)
+	res := marshalString(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "__DirectiveLocation!")
 	}
@@ -11315,7 +11315,7 @@ func (ec *executionContext) unmarshalN__TypeKind2string(ctx context.Context, v a
 
 func (ec *executionContext) marshalN__TypeKind2string(ctx context.Context, sel ast.SelectionSet, v string) graphql.Marshaler {
 	_ = sel
-	res := graphql.MarshalString(v)
+	res := marshalString(v)
 	if res == graphql.Null {
 		graphql.AddInvalidNullFromMarshaler(ctx, "__TypeKind!")
 	}
@@ -11426,7 +11426,7 @@ func (ec *executionContext) marshalOID2ᚖstring(ctx context.Context, sel ast.Se
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalID(*v)
+	res := marshalString(*v)
 	return res
 }
 
@@ -11537,7 +11537,7 @@ func (ec *executionContext) marshalOString2ᚖstring(ctx context.Context, sel as
 	}
 	_ = sel
 	_ = ctx
-	res := graphql.MarshalString(*v)
+	res := marshalString(*v)
 	return res
 }
 

@@ -163,42 +163,44 @@ func Release(data []byte) {
 // objects saves an operation two allocations per object of its response:
 // gqlgen's CollectFields hashes the type names with an allocated hasher on
 // every call (its cache key), and NewFieldSet allocates a field set and its
-// values. objects keys its own cache of collected fields by identity (a
-// selection set's backing array and the generated implementors list, both
-// fixed for an operation), and hands out field sets from blocks.
+// values. objects keeps the fields it collected by identity (a selection
+// set's backing array and the generated implementors list, both fixed for an
+// operation), and hands out field sets from blocks.
 type objects struct {
 	mu     sync.Mutex
-	fields map[fieldsKey][]graphql.CollectedField
-	mode   int // 0 until the first field set, then gqlgenSets or blockSets
+	fields []collected // an operation has a few selection sets: a scan beats a map
+	mode   int         // 0 until the first field set, then gqlgenSets or blockSets
 	sets   []graphql.FieldSet
 	values []graphql.Marshaler
 }
 
-type fieldsKey struct {
+type collected struct {
 	sel       *ast.Selection
 	n         int
 	satisfies *string
+	fields    []graphql.CollectedField
 }
+
+// maxCollected bounds the scan; a larger operation uses gqlgen's cache for
+// the rest of its selection sets.
+const maxCollected = 64
 
 // collect stands for graphql.CollectFields.
 func (o *objects) collect(oc *graphql.OperationContext, sel ast.SelectionSet, satisfies []string) []graphql.CollectedField {
 	if len(sel) == 0 || len(satisfies) == 0 || long(oc) {
 		return graphql.CollectFields(oc, sel, satisfies)
 	}
-	k := fieldsKey{&sel[0], len(sel), &satisfies[0]}
 	o.mu.Lock()
-	fields, ok := o.fields[k]
-	o.mu.Unlock()
-	if ok {
-		return fields
+	defer o.mu.Unlock()
+	for _, c := range o.fields {
+		if c.sel == &sel[0] && c.n == len(sel) && c.satisfies == &satisfies[0] {
+			return c.fields
+		}
 	}
-	fields = graphql.CollectFields(oc, sel, satisfies)
-	o.mu.Lock()
-	if o.fields == nil {
-		o.fields = map[fieldsKey][]graphql.CollectedField{}
+	fields := graphql.CollectFields(oc, sel, satisfies)
+	if len(o.fields) < maxCollected {
+		o.fields = append(o.fields, collected{&sel[0], len(sel), &satisfies[0], fields})
 	}
-	o.fields[k] = fields
-	o.mu.Unlock()
 	return fields
 }
 
@@ -254,4 +256,44 @@ const (
 // it lives.
 func long(oc *graphql.OperationContext) bool {
 	return oc == nil || oc.Operation == nil || oc.Operation.Operation == ast.Subscription
+}
+
+// quoted is a String or ID value, written as graphql.MarshalString writes
+// it (the same escapes, byte for byte) with a scan of its bytes instead of a
+// loop over its runes: only ASCII bytes are ever escaped, and every byte of
+// a multi-byte (or invalid) UTF-8 sequence is 0x80 or above.
+type quoted string
+
+func marshalString(s string) graphql.Marshaler { return quoted(s) }
+
+const hexDigits = "0123456789ABCDEF"
+
+func (q quoted) MarshalGQL(w io.Writer) {
+	s := string(q)
+	io.WriteString(w, `"`)
+	start := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 0x20 && c != '\\' && c != '"' {
+			continue
+		}
+		io.WriteString(w, s[start:i])
+		switch c {
+		case '\t':
+			io.WriteString(w, `\t`)
+		case '\r':
+			io.WriteString(w, `\r`)
+		case '\n':
+			io.WriteString(w, `\n`)
+		case '\\':
+			io.WriteString(w, `\\`)
+		case '"':
+			io.WriteString(w, `\"`)
+		default:
+			w.Write([]byte{'\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf]})
+		}
+		start = i + 1
+	}
+	io.WriteString(w, s[start:])
+	io.WriteString(w, `"`)
 }

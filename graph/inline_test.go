@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -72,4 +73,30 @@ func TestObjectMarshal(t *testing.T) {
 	if want := `{"a":1,"b":null}`; b.String() != want {
 		t.Errorf("got %s, want %s", b.String(), want)
 	}
+}
+
+// TestQuotedMatchesGqlgen: String and ID values are written byte for byte as
+// gqlgen's MarshalString writes them.
+func TestQuotedMatchesGqlgen(t *testing.T) {
+	for _, s := range []string{"", "plain", `"quoted" \back\slash`, "tab\tnew\nline\rret", "\x00\x01\x1f\x7f",
+		"héllo wörld ✓ 🚀", "bad \xff\xfe utf-8 \xc3", "\u2028\u2029", strings.Repeat("ab\"c", 100)} {
+		var want, got bytes.Buffer
+		graphql.MarshalString(s).MarshalGQL(&want)
+		marshalString(s).MarshalGQL(&got)
+		if got.String() != want.String() {
+			t.Errorf("%q: wrote %s, gqlgen writes %s", s, got.String(), want.String())
+		}
+	}
+}
+
+func FuzzQuoted(f *testing.F) {
+	f.Add("a\"b\\c\x00\xff✓")
+	f.Fuzz(func(t *testing.T, s string) {
+		var want, got bytes.Buffer
+		graphql.MarshalString(s).MarshalGQL(&want)
+		marshalString(s).MarshalGQL(&got)
+		if got.String() != want.String() {
+			t.Fatalf("%q: wrote %s, gqlgen writes %s", s, got.String(), want.String())
+		}
+	})
 }

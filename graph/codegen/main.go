@@ -11,6 +11,7 @@
 //     (see Release);
 //   - an object's fields are collected and its field set allocated without
 //     an allocation per object (objects);
+//   - String and ID values are written with a scan of their bytes (quoted);
 //   - a field bound to a struct field of a scalar or enum type is marshalled
 //     at once (boundFields), and one of an object or list type with its
 //     field context only (boundFields too).
@@ -43,6 +44,8 @@ var rewrites = []struct{ old, new string }{
 		"type executionContext struct {\n\t*graphql.ExecutionContextState[ResolverRoot, DirectiveRoot, ComplexityRoot]\n\tobjects objects\n}"},
 	{"graphql.CollectFields(ec.OperationContext, sel, ", "ec.objects.collect(ec.OperationContext, sel, "},
 	{"out := graphql.NewFieldSet(fields)", "out := ec.objects.fieldSet(ctx, fields)"},
+	{"graphql.MarshalString(", "marshalString("},
+	{"graphql.MarshalID(", "marshalString("},
 }
 
 func main() {
