@@ -1,5 +1,6 @@
 // Package store holds the SQL of the service: Bun queries on bun.IDB, so each
-// function runs alike on the pool and inside a transaction. Driver errors are
+// function runs alike on the pool and inside a transaction (the reads of many
+// rows scan pgx's own rows on the pool: see native.go). Driver errors are
 // mapped to apperr codes here and nowhere else.
 package store
 
