@@ -3087,7 +3087,7 @@ func (ec *executionContext) _CallLog_session(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_CallLog_session(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "CallLog",
 		Field:      field,
 		IsMethod:   true,
@@ -3095,7 +3095,7 @@ func (ec *executionContext) fieldContext_CallLog_session(_ context.Context, fiel
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Session(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -3187,7 +3187,7 @@ func (ec *executionContext) _CreateTicketPayload_ticket(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_CreateTicketPayload_ticket(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "CreateTicketPayload",
 		Field:      field,
 		IsMethod:   false,
@@ -3195,7 +3195,7 @@ func (ec *executionContext) fieldContext_CreateTicketPayload_ticket(_ context.Co
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Ticket(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -4065,7 +4065,7 @@ func (ec *executionContext) _Query_me(ctx context.Context, field graphql.Collect
 	)
 }
 func (ec *executionContext) fieldContext_Query_me(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
@@ -4073,7 +4073,7 @@ func (ec *executionContext) fieldContext_Query_me(_ context.Context, field graph
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -4493,7 +4493,7 @@ func (ec *executionContext) _Query___schema(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "Query",
 		Field:      field,
 		IsMethod:   true,
@@ -4501,7 +4501,7 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Schema(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -4532,7 +4532,7 @@ func (ec *executionContext) _Rating_session(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Rating_session(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "Rating",
 		Field:      field,
 		IsMethod:   true,
@@ -4540,7 +4540,7 @@ func (ec *executionContext) fieldContext_Rating_session(_ context.Context, field
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Session(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -4564,7 +4564,7 @@ func (ec *executionContext) _Rating_solver(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Rating_solver(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "Rating",
 		Field:      field,
 		IsMethod:   true,
@@ -4572,7 +4572,7 @@ func (ec *executionContext) fieldContext_Rating_solver(_ context.Context, field 
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Solver(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -4648,7 +4648,7 @@ func (ec *executionContext) _RatingConnection_edges(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_RatingConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "RatingConnection",
 		Field:      field,
 		IsMethod:   false,
@@ -4656,7 +4656,7 @@ func (ec *executionContext) fieldContext_RatingConnection_edges(_ context.Contex
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_RatingEdge(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -4692,7 +4692,7 @@ func (ec *executionContext) _RatingConnection_pageInfo(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_RatingConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "RatingConnection",
 		Field:      field,
 		IsMethod:   false,
@@ -4700,7 +4700,7 @@ func (ec *executionContext) fieldContext_RatingConnection_pageInfo(_ context.Con
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PageInfo(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -4766,7 +4766,7 @@ func (ec *executionContext) _RatingEdge_node(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_RatingEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "RatingEdge",
 		Field:      field,
 		IsMethod:   false,
@@ -4774,7 +4774,7 @@ func (ec *executionContext) fieldContext_RatingEdge_node(_ context.Context, fiel
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Rating(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -4805,7 +4805,7 @@ func (ec *executionContext) _ScreenShareSession_session(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_ScreenShareSession_session(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "ScreenShareSession",
 		Field:      field,
 		IsMethod:   true,
@@ -4813,7 +4813,7 @@ func (ec *executionContext) fieldContext_ScreenShareSession_session(_ context.Co
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Session(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -4879,7 +4879,7 @@ func (ec *executionContext) _Session_ticket(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Session_ticket(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "Session",
 		Field:      field,
 		IsMethod:   true,
@@ -4887,7 +4887,7 @@ func (ec *executionContext) fieldContext_Session_ticket(_ context.Context, field
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Ticket(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -4911,7 +4911,7 @@ func (ec *executionContext) _Session_solver(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Session_solver(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "Session",
 		Field:      field,
 		IsMethod:   true,
@@ -4919,7 +4919,7 @@ func (ec *executionContext) fieldContext_Session_solver(_ context.Context, field
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Solver(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -4969,7 +4969,7 @@ func (ec *executionContext) _Session_pricing(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Session_pricing(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "Session",
 		Field:      field,
 		IsMethod:   false,
@@ -4977,7 +4977,7 @@ func (ec *executionContext) fieldContext_Session_pricing(_ context.Context, fiel
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_SessionPricing(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -5082,7 +5082,7 @@ func (ec *executionContext) _Session_callLogs(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_Session_callLogs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "Session",
 		Field:      field,
 		IsMethod:   true,
@@ -5090,7 +5090,7 @@ func (ec *executionContext) fieldContext_Session_callLogs(_ context.Context, fie
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_CallLog(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -5114,7 +5114,7 @@ func (ec *executionContext) _Session_screenShares(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_Session_screenShares(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "Session",
 		Field:      field,
 		IsMethod:   true,
@@ -5122,7 +5122,7 @@ func (ec *executionContext) fieldContext_Session_screenShares(_ context.Context,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_ScreenShareSession(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -5146,7 +5146,7 @@ func (ec *executionContext) _Session_rating(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Session_rating(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "Session",
 		Field:      field,
 		IsMethod:   true,
@@ -5154,7 +5154,7 @@ func (ec *executionContext) fieldContext_Session_rating(_ context.Context, field
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Rating(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -5178,7 +5178,7 @@ func (ec *executionContext) _Session_payment(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Session_payment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "Session",
 		Field:      field,
 		IsMethod:   true,
@@ -5186,7 +5186,7 @@ func (ec *executionContext) fieldContext_Session_payment(_ context.Context, fiel
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Payment(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -5222,7 +5222,7 @@ func (ec *executionContext) _SessionConnection_edges(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_SessionConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "SessionConnection",
 		Field:      field,
 		IsMethod:   false,
@@ -5230,7 +5230,7 @@ func (ec *executionContext) fieldContext_SessionConnection_edges(_ context.Conte
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_SessionEdge(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -5266,7 +5266,7 @@ func (ec *executionContext) _SessionConnection_pageInfo(ctx context.Context, fie
 	)
 }
 func (ec *executionContext) fieldContext_SessionConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "SessionConnection",
 		Field:      field,
 		IsMethod:   false,
@@ -5274,7 +5274,7 @@ func (ec *executionContext) fieldContext_SessionConnection_pageInfo(_ context.Co
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PageInfo(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -5340,7 +5340,7 @@ func (ec *executionContext) _SessionEdge_node(ctx context.Context, field graphql
 	)
 }
 func (ec *executionContext) fieldContext_SessionEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "SessionEdge",
 		Field:      field,
 		IsMethod:   false,
@@ -5348,7 +5348,7 @@ func (ec *executionContext) fieldContext_SessionEdge_node(_ context.Context, fie
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Session(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -5379,7 +5379,7 @@ func (ec *executionContext) _SessionMessage_session(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_SessionMessage_session(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "SessionMessage",
 		Field:      field,
 		IsMethod:   true,
@@ -5387,7 +5387,7 @@ func (ec *executionContext) fieldContext_SessionMessage_session(_ context.Contex
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Session(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -5418,7 +5418,7 @@ func (ec *executionContext) _SessionMessage_author(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext_SessionMessage_author(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "SessionMessage",
 		Field:      field,
 		IsMethod:   true,
@@ -5426,7 +5426,7 @@ func (ec *executionContext) fieldContext_SessionMessage_author(_ context.Context
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -5495,7 +5495,7 @@ func (ec *executionContext) _SessionMessageConnection_edges(ctx context.Context,
 	)
 }
 func (ec *executionContext) fieldContext_SessionMessageConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "SessionMessageConnection",
 		Field:      field,
 		IsMethod:   false,
@@ -5503,7 +5503,7 @@ func (ec *executionContext) fieldContext_SessionMessageConnection_edges(_ contex
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_SessionMessageEdge(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -5539,7 +5539,7 @@ func (ec *executionContext) _SessionMessageConnection_pageInfo(ctx context.Conte
 	)
 }
 func (ec *executionContext) fieldContext_SessionMessageConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "SessionMessageConnection",
 		Field:      field,
 		IsMethod:   false,
@@ -5547,7 +5547,7 @@ func (ec *executionContext) fieldContext_SessionMessageConnection_pageInfo(_ con
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PageInfo(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -5606,7 +5606,7 @@ func (ec *executionContext) _SessionMessageEdge_node(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_SessionMessageEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "SessionMessageEdge",
 		Field:      field,
 		IsMethod:   false,
@@ -5614,7 +5614,7 @@ func (ec *executionContext) fieldContext_SessionMessageEdge_node(_ context.Conte
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_SessionMessage(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -5680,7 +5680,7 @@ func (ec *executionContext) _SmsLog_ticket(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_SmsLog_ticket(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "SmsLog",
 		Field:      field,
 		IsMethod:   true,
@@ -5688,7 +5688,7 @@ func (ec *executionContext) fieldContext_SmsLog_ticket(_ context.Context, field 
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Ticket(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -5712,7 +5712,7 @@ func (ec *executionContext) _SmsLog_session(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_SmsLog_session(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "SmsLog",
 		Field:      field,
 		IsMethod:   true,
@@ -5720,7 +5720,7 @@ func (ec *executionContext) fieldContext_SmsLog_session(_ context.Context, field
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Session(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -5812,7 +5812,7 @@ func (ec *executionContext) _Solver_user(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_Solver_user(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "Solver",
 		Field:      field,
 		IsMethod:   true,
@@ -5820,7 +5820,7 @@ func (ec *executionContext) fieldContext_Solver_user(_ context.Context, field gr
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -5881,7 +5881,7 @@ func (ec *executionContext) _Solver_stats(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext_Solver_stats(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "Solver",
 		Field:      field,
 		IsMethod:   true,
@@ -5889,7 +5889,7 @@ func (ec *executionContext) fieldContext_Solver_stats(_ context.Context, field g
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_SolverStats(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -6039,7 +6039,7 @@ func (ec *executionContext) _SolverConnection_edges(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_SolverConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "SolverConnection",
 		Field:      field,
 		IsMethod:   false,
@@ -6047,7 +6047,7 @@ func (ec *executionContext) fieldContext_SolverConnection_edges(_ context.Contex
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_SolverEdge(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -6083,7 +6083,7 @@ func (ec *executionContext) _SolverConnection_pageInfo(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_SolverConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "SolverConnection",
 		Field:      field,
 		IsMethod:   false,
@@ -6091,7 +6091,7 @@ func (ec *executionContext) fieldContext_SolverConnection_pageInfo(_ context.Con
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PageInfo(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -6157,7 +6157,7 @@ func (ec *executionContext) _SolverEdge_node(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_SolverEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "SolverEdge",
 		Field:      field,
 		IsMethod:   false,
@@ -6165,7 +6165,7 @@ func (ec *executionContext) fieldContext_SolverEdge_node(_ context.Context, fiel
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Solver(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -6365,7 +6365,7 @@ func (ec *executionContext) _Subscription_ticketQueue(ctx context.Context, field
 	)
 }
 func (ec *executionContext) fieldContext_Subscription_ticketQueue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "Subscription",
 		Field:      field,
 		IsMethod:   true,
@@ -6373,7 +6373,7 @@ func (ec *executionContext) fieldContext_Subscription_ticketQueue(_ context.Cont
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_TicketQueueEvent(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -6404,7 +6404,7 @@ func (ec *executionContext) _Ticket_customerInfo(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext_Ticket_customerInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "Ticket",
 		Field:      field,
 		IsMethod:   true,
@@ -6412,7 +6412,7 @@ func (ec *executionContext) fieldContext_Ticket_customerInfo(_ context.Context, 
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_CustomerInfo(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -6464,7 +6464,7 @@ func (ec *executionContext) _Ticket_solver(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_Ticket_solver(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "Ticket",
 		Field:      field,
 		IsMethod:   true,
@@ -6472,7 +6472,7 @@ func (ec *executionContext) fieldContext_Ticket_solver(_ context.Context, field 
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Solver(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -6503,7 +6503,7 @@ func (ec *executionContext) _Ticket_sessions(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Ticket_sessions(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "Ticket",
 		Field:      field,
 		IsMethod:   true,
@@ -6511,7 +6511,7 @@ func (ec *executionContext) fieldContext_Ticket_sessions(_ context.Context, fiel
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Session(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -6535,7 +6535,7 @@ func (ec *executionContext) _Ticket_smsLogs(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext_Ticket_smsLogs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "Ticket",
 		Field:      field,
 		IsMethod:   true,
@@ -6543,7 +6543,7 @@ func (ec *executionContext) fieldContext_Ticket_smsLogs(_ context.Context, field
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_SmsLog(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -6567,7 +6567,7 @@ func (ec *executionContext) _Ticket_callLogs(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_Ticket_callLogs(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "Ticket",
 		Field:      field,
 		IsMethod:   true,
@@ -6575,7 +6575,7 @@ func (ec *executionContext) fieldContext_Ticket_callLogs(_ context.Context, fiel
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_CallLog(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -6686,7 +6686,7 @@ func (ec *executionContext) _TicketConnection_edges(ctx context.Context, field g
 	)
 }
 func (ec *executionContext) fieldContext_TicketConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "TicketConnection",
 		Field:      field,
 		IsMethod:   false,
@@ -6694,7 +6694,7 @@ func (ec *executionContext) fieldContext_TicketConnection_edges(_ context.Contex
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_TicketEdge(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -6730,7 +6730,7 @@ func (ec *executionContext) _TicketConnection_pageInfo(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext_TicketConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "TicketConnection",
 		Field:      field,
 		IsMethod:   false,
@@ -6738,7 +6738,7 @@ func (ec *executionContext) fieldContext_TicketConnection_pageInfo(_ context.Con
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PageInfo(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -6804,7 +6804,7 @@ func (ec *executionContext) _TicketEdge_node(ctx context.Context, field graphql.
 	)
 }
 func (ec *executionContext) fieldContext_TicketEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "TicketEdge",
 		Field:      field,
 		IsMethod:   false,
@@ -6812,7 +6812,7 @@ func (ec *executionContext) fieldContext_TicketEdge_node(_ context.Context, fiel
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Ticket(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -6855,7 +6855,7 @@ func (ec *executionContext) _TicketQueueEvent_ticket(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_TicketQueueEvent_ticket(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "TicketQueueEvent",
 		Field:      field,
 		IsMethod:   false,
@@ -6863,7 +6863,7 @@ func (ec *executionContext) fieldContext_TicketQueueEvent_ticket(_ context.Conte
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Ticket(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -6954,7 +6954,7 @@ func (ec *executionContext) _User_solver(ctx context.Context, field graphql.Coll
 	)
 }
 func (ec *executionContext) fieldContext_User_solver(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "User",
 		Field:      field,
 		IsMethod:   true,
@@ -6962,7 +6962,7 @@ func (ec *executionContext) fieldContext_User_solver(_ context.Context, field gr
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_Solver(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -7050,7 +7050,7 @@ func (ec *executionContext) _UserConnection_edges(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext_UserConnection_edges(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "UserConnection",
 		Field:      field,
 		IsMethod:   false,
@@ -7058,7 +7058,7 @@ func (ec *executionContext) fieldContext_UserConnection_edges(_ context.Context,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_UserEdge(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -7094,7 +7094,7 @@ func (ec *executionContext) _UserConnection_pageInfo(ctx context.Context, field 
 	)
 }
 func (ec *executionContext) fieldContext_UserConnection_pageInfo(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "UserConnection",
 		Field:      field,
 		IsMethod:   false,
@@ -7102,7 +7102,7 @@ func (ec *executionContext) fieldContext_UserConnection_pageInfo(_ context.Conte
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_PageInfo(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -7168,7 +7168,7 @@ func (ec *executionContext) _UserEdge_node(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext_UserEdge_node(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "UserEdge",
 		Field:      field,
 		IsMethod:   false,
@@ -7176,7 +7176,7 @@ func (ec *executionContext) fieldContext_UserEdge_node(_ context.Context, field 
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -7454,7 +7454,7 @@ func (ec *executionContext) ___Field_type(ctx context.Context, field graphql.Col
 	)
 }
 func (ec *executionContext) fieldContext___Field_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "__Field",
 		Field:      field,
 		IsMethod:   false,
@@ -7462,7 +7462,7 @@ func (ec *executionContext) fieldContext___Field_type(_ context.Context, field g
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Type(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -7562,7 +7562,7 @@ func (ec *executionContext) ___InputValue_type(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext___InputValue_type(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "__InputValue",
 		Field:      field,
 		IsMethod:   false,
@@ -7570,7 +7570,7 @@ func (ec *executionContext) fieldContext___InputValue_type(_ context.Context, fi
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Type(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -7670,7 +7670,7 @@ func (ec *executionContext) ___Schema_types(ctx context.Context, field graphql.C
 	)
 }
 func (ec *executionContext) fieldContext___Schema_types(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "__Schema",
 		Field:      field,
 		IsMethod:   true,
@@ -7678,7 +7678,7 @@ func (ec *executionContext) fieldContext___Schema_types(_ context.Context, field
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Type(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -7702,7 +7702,7 @@ func (ec *executionContext) ___Schema_queryType(ctx context.Context, field graph
 	)
 }
 func (ec *executionContext) fieldContext___Schema_queryType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "__Schema",
 		Field:      field,
 		IsMethod:   true,
@@ -7710,7 +7710,7 @@ func (ec *executionContext) fieldContext___Schema_queryType(_ context.Context, f
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Type(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -7734,7 +7734,7 @@ func (ec *executionContext) ___Schema_mutationType(ctx context.Context, field gr
 	)
 }
 func (ec *executionContext) fieldContext___Schema_mutationType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "__Schema",
 		Field:      field,
 		IsMethod:   true,
@@ -7742,7 +7742,7 @@ func (ec *executionContext) fieldContext___Schema_mutationType(_ context.Context
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Type(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -7766,7 +7766,7 @@ func (ec *executionContext) ___Schema_subscriptionType(ctx context.Context, fiel
 	)
 }
 func (ec *executionContext) fieldContext___Schema_subscriptionType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "__Schema",
 		Field:      field,
 		IsMethod:   true,
@@ -7774,7 +7774,7 @@ func (ec *executionContext) fieldContext___Schema_subscriptionType(_ context.Con
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Type(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -7798,7 +7798,7 @@ func (ec *executionContext) ___Schema_directives(ctx context.Context, field grap
 	)
 }
 func (ec *executionContext) fieldContext___Schema_directives(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "__Schema",
 		Field:      field,
 		IsMethod:   true,
@@ -7806,7 +7806,7 @@ func (ec *executionContext) fieldContext___Schema_directives(_ context.Context, 
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Directive(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -7966,7 +7966,7 @@ func (ec *executionContext) ___Type_interfaces(ctx context.Context, field graphq
 	)
 }
 func (ec *executionContext) fieldContext___Type_interfaces(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "__Type",
 		Field:      field,
 		IsMethod:   true,
@@ -7974,7 +7974,7 @@ func (ec *executionContext) fieldContext___Type_interfaces(_ context.Context, fi
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Type(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -7998,7 +7998,7 @@ func (ec *executionContext) ___Type_possibleTypes(ctx context.Context, field gra
 	)
 }
 func (ec *executionContext) fieldContext___Type_possibleTypes(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "__Type",
 		Field:      field,
 		IsMethod:   true,
@@ -8006,7 +8006,7 @@ func (ec *executionContext) fieldContext___Type_possibleTypes(_ context.Context,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Type(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 
@@ -8118,7 +8118,7 @@ func (ec *executionContext) ___Type_ofType(ctx context.Context, field graphql.Co
 	)
 }
 func (ec *executionContext) fieldContext___Type_ofType(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	fc = &graphql.FieldContext{
+	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "__Type",
 		Field:      field,
 		IsMethod:   true,
@@ -8126,7 +8126,7 @@ func (ec *executionContext) fieldContext___Type_ofType(_ context.Context, field 
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields___Type(ctx, field)
 		},
-	}
+	})
 	return fc, nil
 }
 

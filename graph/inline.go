@@ -172,6 +172,7 @@ type objects struct {
 	mode   int         // 0 until the first field set, then gqlgenSets or blockSets
 	sets   []graphql.FieldSet
 	values []graphql.Marshaler
+	fcs    []graphql.FieldContext
 }
 
 type collected struct {
@@ -243,6 +244,25 @@ func (o *objects) fieldSet(ctx context.Context, fields []graphql.CollectedField)
 	s.Values = o.values[:n:n]
 	o.sets, o.values = o.sets[1:], o.values[n:]
 	return s
+}
+
+// fieldContext returns fc in a block slot when the operation's field sets
+// come from blocks (they do from its first object on), else on the heap.
+func (o *objects) fieldContext(fc graphql.FieldContext) *graphql.FieldContext {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	var p *graphql.FieldContext // a copy: fc itself must not escape (it would be allocated on every call)
+	switch {
+	case o.mode != blockSets:
+		p = new(graphql.FieldContext)
+	case len(o.fcs) > 0:
+		p, o.fcs = &o.fcs[0], o.fcs[1:]
+	default:
+		o.fcs = make([]graphql.FieldContext, setsPerBlock)
+		p, o.fcs = &o.fcs[0], o.fcs[1:]
+	}
+	*p = fc
+	return p
 }
 
 // Where an operation's field sets come from.

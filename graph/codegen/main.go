@@ -12,6 +12,8 @@
 //   - an object's fields are collected and its field set allocated without
 //     an allocation per object (objects);
 //   - String and ID values are written with a scan of their bytes (quoted);
+//   - an inline query's field contexts of objects come from blocks too
+//     (fieldContexts);
 //   - a field bound to a struct field of a scalar or enum type is marshalled
 //     at once (boundFields), and one of an object or list type with its
 //     field context only (boundFields too).
@@ -74,6 +76,9 @@ func rewrite(path string) error {
 		src = bytes.ReplaceAll(src, []byte(r.old), []byte(r.new))
 	}
 	if src, err = boundFields(src); err != nil {
+		return err
+	}
+	if src, err = fieldContexts(src); err != nil {
 		return err
 	}
 	if src, err = format.Source(src); err != nil {
@@ -154,4 +159,23 @@ func infallible(src []byte, marshal string) bool {
 	enum := regexp.MustCompile(regexp.QuoteMeta("func (ec *executionContext) "+marshal+"(ctx context.Context, sel ast.SelectionSet, v models.") +
 		`\w+\) graphql\.Marshaler \{\n\treturn v\n\}`)
 	return enum.Match(src)
+}
+
+// fieldContext matches the generated field context of a field of an object
+// or list type: $1 the literal's fields.
+var fieldContext = regexp.MustCompile(`(?m)^\tfc = &graphql\.FieldContext\{\n((?:\t\t.*\n)+?)\t\}\n\treturn fc, nil\n`)
+
+// fieldContexts has every field context of an object or list field come
+// from objects.fieldContext: in blocks for an inline query, rather than an
+// allocation for each object of a response.
+func fieldContexts(src []byte) ([]byte, error) {
+	n := 0
+	out := fieldContext.ReplaceAllFunc(src, func(m []byte) []byte {
+		n++
+		return fmt.Appendf(nil, "\tfc = ec.objects.fieldContext(graphql.FieldContext{\n%s\t})\n\treturn fc, nil\n", fieldContext.FindSubmatch(m)[1])
+	})
+	if n == 0 {
+		return nil, fmt.Errorf("no field context literal found: has gqlgen's output changed?")
+	}
+	return out, nil
 }
