@@ -6,6 +6,7 @@ package resolvers
 import (
 	"context"
 
+	"github.com/99designs/gqlgen/graphql"
 	"github.com/savvysolve/api/graph/model"
 	"github.com/savvysolve/api/internal/apperr"
 	"github.com/savvysolve/api/internal/auth"
@@ -106,4 +107,36 @@ func optionalSession(ctx context.Context, id *string) (*models.Session, error) {
 		return nil, nil
 	}
 	return visibleSession(ctx, *id)
+}
+
+// pageOf is the page a root list field asks for. A client that asks for
+// neither totalCount nor pageInfo's hasPreviousPage gets its page without
+// the count, a statement that reads every matching row.
+func pageOf(ctx context.Context, first *int, after *string) page.Request {
+	p := page.New(first, after, 20)
+	p.Uncounted = !asksSpan(ctx)
+	return p
+}
+
+// asksSpan says whether the connection field being resolved selects
+// totalCount or pageInfo { hasPreviousPage }.
+func asksSpan(ctx context.Context) bool {
+	fc := graphql.GetFieldContext(ctx)
+	if fc == nil || fc.Field.Definition == nil || !graphql.HasOperationContext(ctx) {
+		return true
+	}
+	op := graphql.GetOperationContext(ctx)
+	for _, f := range graphql.CollectFields(op, fc.Field.Selections, []string{fc.Field.Definition.Type.Name()}) {
+		switch f.Name {
+		case "totalCount":
+			return true
+		case "pageInfo":
+			for _, p := range graphql.CollectFields(op, f.Selections, []string{"PageInfo"}) {
+				if p.Name == "hasPreviousPage" {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

@@ -11,7 +11,6 @@ import (
 	"github.com/savvysolve/api/graph"
 	"github.com/savvysolve/api/graph/model"
 	"github.com/savvysolve/api/internal/desk"
-	"github.com/savvysolve/api/internal/page"
 	"github.com/savvysolve/api/loaders"
 	"github.com/savvysolve/api/models"
 )
@@ -48,7 +47,7 @@ func (r *queryResolver) Sessions(ctx context.Context, filter *model.SessionFilte
 	if filter != nil {
 		f = models.SessionFilter{SolverID: filter.SolverID, Active: filter.Active, StartedAfter: filter.StartedAfter, StartedBefore: filter.StartedBefore}
 	}
-	p := page.New(first, after, 20)
+	p := pageOf(ctx, first, after)
 	rows, sp, err := r.Desk.Sessions(ctx, f, p)
 	if err != nil {
 		return nil, err

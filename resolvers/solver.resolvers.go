@@ -42,7 +42,7 @@ func (r *queryResolver) Solver(ctx context.Context, id string) (*models.Solver, 
 }
 
 func (r *queryResolver) Solvers(ctx context.Context, status *models.SolverStatus, first *int, after *string) (*model.SolverConnection, error) {
-	p := page.New(first, after, 20)
+	p := pageOf(ctx, first, after)
 	rows, sp, err := r.Desk.Solvers(ctx, status, p)
 	if err != nil {
 		return nil, err

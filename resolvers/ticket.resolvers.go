@@ -11,7 +11,6 @@ import (
 	"github.com/savvysolve/api/graph"
 	"github.com/savvysolve/api/graph/model"
 	"github.com/savvysolve/api/internal/desk"
-	"github.com/savvysolve/api/internal/page"
 	"github.com/savvysolve/api/models"
 )
 
@@ -57,7 +56,7 @@ func (r *queryResolver) Tickets(ctx context.Context, filter *model.TicketFilter,
 			f.Search = *filter.Search
 		}
 	}
-	p := page.New(first, after, 20)
+	p := pageOf(ctx, first, after)
 	rows, sp, err := r.Desk.Tickets(ctx, f, p)
 	if err != nil {
 		return nil, err
@@ -66,7 +65,7 @@ func (r *queryResolver) Tickets(ctx context.Context, filter *model.TicketFilter,
 }
 
 func (r *queryResolver) TicketQueue(ctx context.Context, first *int, after *string) (*model.TicketConnection, error) {
-	p := page.New(first, after, 20)
+	p := pageOf(ctx, first, after)
 	rows, sp, err := r.Desk.Queue(ctx, p)
 	if err != nil {
 		return nil, err

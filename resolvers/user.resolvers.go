@@ -11,7 +11,6 @@ import (
 	"github.com/savvysolve/api/graph"
 	"github.com/savvysolve/api/graph/model"
 	"github.com/savvysolve/api/internal/desk"
-	"github.com/savvysolve/api/internal/page"
 	"github.com/savvysolve/api/models"
 )
 
@@ -24,7 +23,7 @@ func (r *queryResolver) Users(ctx context.Context, role *models.UserRole, search
 	if search != nil {
 		f.Search = *search
 	}
-	p := page.New(first, after, 20)
+	p := pageOf(ctx, first, after)
 	rows, sp, err := r.Desk.Users(ctx, f, p)
 	if err != nil {
 		return nil, err

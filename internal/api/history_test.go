@@ -285,9 +285,10 @@ var historyQueries = []struct {
 		messages(last: 2) { edges { node { body author { name } } } pageInfo { hasPreviousPage startCursor } }
 		screenShares { id } rating { rating } ticket { callLogs { id } statusReason }
 		solver { sessions(first: 2) { totalCount edges { node { id } } } } } } } }`, 10},
-	// 1 viewer lookup, 1 span, 1 page, solver.sessions, session.messages.
+	// 1 viewer lookup, 1 page (neither totalCount nor hasPreviousPage asked:
+	// no count), solver.sessions, session.messages.
 	{"solvers", `query($n: Int) { solvers(first: $n) { edges { node { id
-		sessions(first: 2) { totalCount edges { node { id messages(last: 1) { edges { node { body } } } } } } } } } }`, 5},
+		sessions(first: 2) { totalCount edges { node { id messages(last: 1) { edges { node { body } } } } } } } } } }`, 4},
 }
 
 // TestHistoryBatching: the session history, Solver.sessions and chat pages
@@ -374,5 +375,36 @@ func TestErrorPathBelowNodes(t *testing.T) {
 	want := fmt.Sprint([]any{"tickets", "edges", 0.0, "node", "sessions", 0.0, "messages"})
 	if got := fmt.Sprint(r.Errors[0].Path); got != want {
 		t.Errorf("error path %s, want %s: %+v", got, want, r.Errors)
+	}
+}
+
+// TestUncountedPage: a root list read without totalCount and hasPreviousPage
+// skips its count (one statement fewer); asking either reads it, right.
+func TestUncountedPage(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.manyTickets(3)
+	admin := token(t, seed.Admin)
+	e.must(admin, `{ me { id } }`, nil) // the viewer, cached
+	statements := func(selection string) (int64, map[string]any) {
+		e.stmts.Store(0)
+		d := e.must(admin, `query($after: String) { tickets(first: 2, after: $after) { `+selection+` } }`, map[string]any{"after": nil})
+		return e.stmts.Load(), d
+	}
+	bare, _ := statements(`edges { node { id } }`)
+	total, d := statements(`totalCount edges { node { id } }`)
+	previous, _ := statements(`pageInfo { hasPreviousPage hasNextPage } edges { node { id } }`)
+	if total != bare+1 || previous != bare+1 {
+		t.Errorf("statements: %d without the span, %d with totalCount, %d with hasPreviousPage", bare, total, previous)
+	}
+	if n := get(d, "tickets", "totalCount").(float64); n < 3 {
+		t.Errorf("totalCount %v", n)
+	}
+	// hasPreviousPage after a cursor is still read when asked.
+	first := e.must(admin, `{ tickets(first: 1) { edges { cursor } } }`, nil)
+	after := str(first, "tickets", "edges", 0, "cursor")
+	d = e.must(admin, `query($after: String) { tickets(first: 1, after: $after) { pageInfo { hasPreviousPage } } }`, map[string]any{"after": after})
+	if get(d, "tickets", "pageInfo", "hasPreviousPage") != true {
+		t.Errorf("hasPreviousPage after the first ticket: %v", d)
 	}
 }

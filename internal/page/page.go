@@ -15,9 +15,13 @@ import (
 const Max = 100
 
 // Request asks for First items after the cursor After (empty: from the start).
+// Uncounted says that the client asks for neither the list's total nor
+// whether items come before the page: the page is read without its Span,
+// whose count reads every matching row.
 type Request struct {
-	First int
-	After string
+	First     int
+	After     string
+	Uncounted bool
 }
 
 // Span is what a page read learns about its whole list besides the page:

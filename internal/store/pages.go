@@ -28,7 +28,7 @@ func span(ctx context.Context, q *bun.SelectQuery, previous string, args ...any)
 // the queries) that filter keeps, ordered by (created_at, id), newest first
 // or with oldest first, after the cursor p.After (a Cursor of created_at and
 // id), up to p.First+1 rows (the extra one tells that more follow), with the
-// page's span. name names the rows in errors.
+// page's span unless p.Uncounted. name names the rows in errors.
 func byCreation[M any](ctx context.Context, db DB, alias, name string, oldestFirst bool,
 	filter func(*bun.SelectQuery) *bun.SelectQuery, p page.Request) (rows []*M, sp page.Span, err error) {
 	var at time.Time
@@ -46,8 +46,10 @@ func byCreation[M any](ctx context.Context, db DB, alias, name string, oldestFir
 		previous = key + before + "(?, ?::uuid)"
 	}
 	var model *M // a nil pointer of the model's type: the table, for the span
-	if sp, err = span(ctx, db.NewSelect().Model(model).Apply(filter), previous, at, id); err != nil {
-		return nil, sp, mapErr(err, name)
+	if !p.Uncounted {
+		if sp, err = span(ctx, db.NewSelect().Model(model).Apply(filter), previous, at, id); err != nil {
+			return nil, sp, mapErr(err, name)
+		}
 	}
 	q := db.NewSelect().Model(&rows).Apply(filter).OrderExpr(order).Limit(int64(p.First + 1))
 	if p.After != "" {

@@ -87,8 +87,10 @@ func Queue(ctx context.Context, db DB, p page.Request) (rows []*models.Ticket, s
 		}
 		previous = "(t.urgency > ?::urgency OR (t.urgency = ?::urgency AND (t.created_at, t.id) <= (?, ?::uuid)))"
 	}
-	if sp, err = span(ctx, db.NewSelect().Model((*models.Ticket)(nil)).Apply(pending), previous, urgency, urgency, at, id); err != nil {
-		return nil, sp, mapErr(err, "ticket")
+	if !p.Uncounted {
+		if sp, err = span(ctx, db.NewSelect().Model((*models.Ticket)(nil)).Apply(pending), previous, urgency, urgency, at, id); err != nil {
+			return nil, sp, mapErr(err, "ticket")
+		}
 	}
 	q := db.NewSelect().
 		Model(&rows).
