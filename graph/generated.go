@@ -3061,7 +3061,7 @@ func (ec *executionContext) field___Type_inputFields_args(ctx context.Context, r
 // region    **************************** field.gotpl *****************************
 
 func (ec *executionContext) _CallLog_id(ctx context.Context, field graphql.CollectedField, obj *models.CallLog) (ret graphql.Marshaler) {
-	return ec.marshalNID2string(ctx, field.Selections, obj.ID)
+	return stringAt{&obj.ID}
 }
 func (ec *executionContext) fieldContext_CallLog_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CallLog", field, false, false, "ID")
@@ -3107,21 +3107,21 @@ func (ec *executionContext) fieldContext_CallLog_direction(_ context.Context, fi
 }
 
 func (ec *executionContext) _CallLog_fromNumber(ctx context.Context, field graphql.CollectedField, obj *models.CallLog) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.FromNumber)
+	return stringAt{&obj.FromNumber}
 }
 func (ec *executionContext) fieldContext_CallLog_fromNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CallLog", field, false, false, "String")
 }
 
 func (ec *executionContext) _CallLog_toNumber(ctx context.Context, field graphql.CollectedField, obj *models.CallLog) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.ToNumber)
+	return stringAt{&obj.ToNumber}
 }
 func (ec *executionContext) fieldContext_CallLog_toNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CallLog", field, false, false, "String")
 }
 
 func (ec *executionContext) _CallLog_status(ctx context.Context, field graphql.CollectedField, obj *models.CallLog) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Status)
+	return stringAt{&obj.Status}
 }
 func (ec *executionContext) fieldContext_CallLog_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CallLog", field, false, false, "String")
@@ -3135,21 +3135,30 @@ func (ec *executionContext) fieldContext_CallLog_durationSeconds(_ context.Conte
 }
 
 func (ec *executionContext) _CallLog_recordingUrl(ctx context.Context, field graphql.CollectedField, obj *models.CallLog) (ret graphql.Marshaler) {
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.RecordingURL)
+	if obj.RecordingURL == nil {
+		return graphql.Null
+	}
+	return stringAt{obj.RecordingURL}
 }
 func (ec *executionContext) fieldContext_CallLog_recordingUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CallLog", field, false, false, "String")
 }
 
 func (ec *executionContext) _CallLog_startedAt(ctx context.Context, field graphql.CollectedField, obj *models.CallLog) (ret graphql.Marshaler) {
-	return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.StartedAt)
+	if obj.StartedAt == nil || obj.StartedAt.IsZero() {
+		return graphql.Null
+	}
+	return timeAt{obj.StartedAt}
 }
 func (ec *executionContext) fieldContext_CallLog_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CallLog", field, false, false, "Time")
 }
 
 func (ec *executionContext) _CallLog_endedAt(ctx context.Context, field graphql.CollectedField, obj *models.CallLog) (ret graphql.Marshaler) {
-	return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.EndedAt)
+	if obj.EndedAt == nil || obj.EndedAt.IsZero() {
+		return graphql.Null
+	}
+	return timeAt{obj.EndedAt}
 }
 func (ec *executionContext) fieldContext_CallLog_endedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CallLog", field, false, false, "Time")
@@ -3200,28 +3209,34 @@ func (ec *executionContext) fieldContext_CreateTicketPayload_ticket(_ context.Co
 }
 
 func (ec *executionContext) _CreateTicketPayload_accessToken(ctx context.Context, field graphql.CollectedField, obj *model.CreateTicketPayload) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.AccessToken)
+	return stringAt{&obj.AccessToken}
 }
 func (ec *executionContext) fieldContext_CreateTicketPayload_accessToken(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CreateTicketPayload", field, false, false, "String")
 }
 
 func (ec *executionContext) _CustomerInfo_name(ctx context.Context, field graphql.CollectedField, obj *models.CustomerInfo) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+	return stringAt{&obj.Name}
 }
 func (ec *executionContext) fieldContext_CustomerInfo_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CustomerInfo", field, false, false, "String")
 }
 
 func (ec *executionContext) _CustomerInfo_email(ctx context.Context, field graphql.CollectedField, obj *models.CustomerInfo) (ret graphql.Marshaler) {
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.Email)
+	if obj.Email == nil {
+		return graphql.Null
+	}
+	return stringAt{obj.Email}
 }
 func (ec *executionContext) fieldContext_CustomerInfo_email(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CustomerInfo", field, false, false, "String")
 }
 
 func (ec *executionContext) _CustomerInfo_phone(ctx context.Context, field graphql.CollectedField, obj *models.CustomerInfo) (ret graphql.Marshaler) {
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.Phone)
+	if obj.Phone == nil {
+		return graphql.Null
+	}
+	return stringAt{obj.Phone}
 }
 func (ec *executionContext) fieldContext_CustomerInfo_phone(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("CustomerInfo", field, false, false, "String")
@@ -3983,7 +3998,10 @@ func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context,
 }
 
 func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.EndCursor)
+	if obj.EndCursor == nil {
+		return graphql.Null
+	}
+	return stringAt{obj.EndCursor}
 }
 func (ec *executionContext) fieldContext_PageInfo_endCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
@@ -3997,7 +4015,10 @@ func (ec *executionContext) fieldContext_PageInfo_hasPreviousPage(_ context.Cont
 }
 
 func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.StartCursor)
+	if obj.StartCursor == nil {
+		return graphql.Null
+	}
+	return stringAt{obj.StartCursor}
 }
 func (ec *executionContext) fieldContext_PageInfo_startCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
@@ -4018,28 +4039,37 @@ func (ec *executionContext) fieldContext_Payment_amountCents(_ context.Context, 
 }
 
 func (ec *executionContext) _Payment_currency(ctx context.Context, field graphql.CollectedField, obj *desk.Payment) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Currency)
+	return stringAt{&obj.Currency}
 }
 func (ec *executionContext) fieldContext_Payment_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Payment", field, false, false, "String")
 }
 
 func (ec *executionContext) _Payment_clientSecret(ctx context.Context, field graphql.CollectedField, obj *desk.Payment) (ret graphql.Marshaler) {
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.ClientSecret)
+	if obj.ClientSecret == nil {
+		return graphql.Null
+	}
+	return stringAt{obj.ClientSecret}
 }
 func (ec *executionContext) fieldContext_Payment_clientSecret(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Payment", field, false, false, "String")
 }
 
 func (ec *executionContext) _Payment_paidAt(ctx context.Context, field graphql.CollectedField, obj *desk.Payment) (ret graphql.Marshaler) {
-	return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.PaidAt)
+	if obj.PaidAt == nil || obj.PaidAt.IsZero() {
+		return graphql.Null
+	}
+	return timeAt{obj.PaidAt}
 }
 func (ec *executionContext) fieldContext_Payment_paidAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Payment", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Payment_refundedAt(ctx context.Context, field graphql.CollectedField, obj *desk.Payment) (ret graphql.Marshaler) {
-	return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.RefundedAt)
+	if obj.RefundedAt == nil || obj.RefundedAt.IsZero() {
+		return graphql.Null
+	}
+	return timeAt{obj.RefundedAt}
 }
 func (ec *executionContext) fieldContext_Payment_refundedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Payment", field, false, false, "Time")
@@ -4506,7 +4536,7 @@ func (ec *executionContext) fieldContext_Query___schema(_ context.Context, field
 }
 
 func (ec *executionContext) _Rating_id(ctx context.Context, field graphql.CollectedField, obj *models.Rating) (ret graphql.Marshaler) {
-	return ec.marshalNID2string(ctx, field.Selections, obj.ID)
+	return stringAt{&obj.ID}
 }
 func (ec *executionContext) fieldContext_Rating_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Rating", field, false, false, "ID")
@@ -4584,7 +4614,10 @@ func (ec *executionContext) fieldContext_Rating_rating(_ context.Context, field 
 }
 
 func (ec *executionContext) _Rating_comment(ctx context.Context, field graphql.CollectedField, obj *models.Rating) (ret graphql.Marshaler) {
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.Comment)
+	if obj.Comment == nil {
+		return graphql.Null
+	}
+	return stringAt{obj.Comment}
 }
 func (ec *executionContext) fieldContext_Rating_comment(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Rating", field, false, false, "String")
@@ -4592,7 +4625,7 @@ func (ec *executionContext) fieldContext_Rating_comment(_ context.Context, field
 
 func (ec *executionContext) _Rating_createdAt(ctx context.Context, field graphql.CollectedField, obj *models.Rating) (ret graphql.Marshaler) {
 	if !obj.CreatedAt.IsZero() {
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
+		return timeAt{&obj.CreatedAt}
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -4779,7 +4812,7 @@ func (ec *executionContext) fieldContext_RatingEdge_node(_ context.Context, fiel
 }
 
 func (ec *executionContext) _ScreenShareSession_id(ctx context.Context, field graphql.CollectedField, obj *models.ScreenShareSession) (ret graphql.Marshaler) {
-	return ec.marshalNID2string(ctx, field.Selections, obj.ID)
+	return stringAt{&obj.ID}
 }
 func (ec *executionContext) fieldContext_ScreenShareSession_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ScreenShareSession", field, false, false, "ID")
@@ -4818,42 +4851,51 @@ func (ec *executionContext) fieldContext_ScreenShareSession_session(_ context.Co
 }
 
 func (ec *executionContext) _ScreenShareSession_provider(ctx context.Context, field graphql.CollectedField, obj *models.ScreenShareSession) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Provider)
+	return stringAt{&obj.Provider}
 }
 func (ec *executionContext) fieldContext_ScreenShareSession_provider(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ScreenShareSession", field, false, false, "String")
 }
 
 func (ec *executionContext) _ScreenShareSession_status(ctx context.Context, field graphql.CollectedField, obj *models.ScreenShareSession) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Status)
+	return stringAt{&obj.Status}
 }
 func (ec *executionContext) fieldContext_ScreenShareSession_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ScreenShareSession", field, false, false, "String")
 }
 
 func (ec *executionContext) _ScreenShareSession_joinUrl(ctx context.Context, field graphql.CollectedField, obj *models.ScreenShareSession) (ret graphql.Marshaler) {
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.JoinURL)
+	if obj.JoinURL == nil {
+		return graphql.Null
+	}
+	return stringAt{obj.JoinURL}
 }
 func (ec *executionContext) fieldContext_ScreenShareSession_joinUrl(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ScreenShareSession", field, false, false, "String")
 }
 
 func (ec *executionContext) _ScreenShareSession_startedAt(ctx context.Context, field graphql.CollectedField, obj *models.ScreenShareSession) (ret graphql.Marshaler) {
-	return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.StartedAt)
+	if obj.StartedAt == nil || obj.StartedAt.IsZero() {
+		return graphql.Null
+	}
+	return timeAt{obj.StartedAt}
 }
 func (ec *executionContext) fieldContext_ScreenShareSession_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ScreenShareSession", field, false, false, "Time")
 }
 
 func (ec *executionContext) _ScreenShareSession_endedAt(ctx context.Context, field graphql.CollectedField, obj *models.ScreenShareSession) (ret graphql.Marshaler) {
-	return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.EndedAt)
+	if obj.EndedAt == nil || obj.EndedAt.IsZero() {
+		return graphql.Null
+	}
+	return timeAt{obj.EndedAt}
 }
 func (ec *executionContext) fieldContext_ScreenShareSession_endedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("ScreenShareSession", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Session_id(ctx context.Context, field graphql.CollectedField, obj *models.Session) (ret graphql.Marshaler) {
-	return ec.marshalNID2string(ctx, field.Selections, obj.ID)
+	return stringAt{&obj.ID}
 }
 func (ec *executionContext) fieldContext_Session_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Session", field, false, false, "ID")
@@ -5005,14 +5047,20 @@ func (ec *executionContext) fieldContext_Session_earningsCents(_ context.Context
 }
 
 func (ec *executionContext) _Session_startedAt(ctx context.Context, field graphql.CollectedField, obj *models.Session) (ret graphql.Marshaler) {
-	return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.StartedAt)
+	if obj.StartedAt == nil || obj.StartedAt.IsZero() {
+		return graphql.Null
+	}
+	return timeAt{obj.StartedAt}
 }
 func (ec *executionContext) fieldContext_Session_startedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Session", field, false, false, "Time")
 }
 
 func (ec *executionContext) _Session_endedAt(ctx context.Context, field graphql.CollectedField, obj *models.Session) (ret graphql.Marshaler) {
-	return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.EndedAt)
+	if obj.EndedAt == nil || obj.EndedAt.IsZero() {
+		return graphql.Null
+	}
+	return timeAt{obj.EndedAt}
 }
 func (ec *executionContext) fieldContext_Session_endedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Session", field, false, false, "Time")
@@ -5353,7 +5401,7 @@ func (ec *executionContext) fieldContext_SessionEdge_node(_ context.Context, fie
 }
 
 func (ec *executionContext) _SessionMessage_id(ctx context.Context, field graphql.CollectedField, obj *models.SessionMessage) (ret graphql.Marshaler) {
-	return ec.marshalNID2string(ctx, field.Selections, obj.ID)
+	return stringAt{&obj.ID}
 }
 func (ec *executionContext) fieldContext_SessionMessage_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SessionMessage", field, false, false, "ID")
@@ -5431,7 +5479,7 @@ func (ec *executionContext) fieldContext_SessionMessage_author(_ context.Context
 }
 
 func (ec *executionContext) _SessionMessage_body(ctx context.Context, field graphql.CollectedField, obj *models.SessionMessage) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Body)
+	return stringAt{&obj.Body}
 }
 func (ec *executionContext) fieldContext_SessionMessage_body(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SessionMessage", field, false, false, "String")
@@ -5439,7 +5487,7 @@ func (ec *executionContext) fieldContext_SessionMessage_body(_ context.Context, 
 
 func (ec *executionContext) _SessionMessage_createdAt(ctx context.Context, field graphql.CollectedField, obj *models.SessionMessage) (ret graphql.Marshaler) {
 	if !obj.CreatedAt.IsZero() {
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
+		return timeAt{&obj.CreatedAt}
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5647,14 +5695,14 @@ func (ec *executionContext) fieldContext_SessionPricing_totalCents(_ context.Con
 }
 
 func (ec *executionContext) _SessionPricing_currency(ctx context.Context, field graphql.CollectedField, obj *models.Pricing) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Currency)
+	return stringAt{&obj.Currency}
 }
 func (ec *executionContext) fieldContext_SessionPricing_currency(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SessionPricing", field, false, false, "String")
 }
 
 func (ec *executionContext) _SmsLog_id(ctx context.Context, field graphql.CollectedField, obj *models.SmsLog) (ret graphql.Marshaler) {
-	return ec.marshalNID2string(ctx, field.Selections, obj.ID)
+	return stringAt{&obj.ID}
 }
 func (ec *executionContext) fieldContext_SmsLog_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SmsLog", field, false, false, "ID")
@@ -5732,28 +5780,28 @@ func (ec *executionContext) fieldContext_SmsLog_direction(_ context.Context, fie
 }
 
 func (ec *executionContext) _SmsLog_fromNumber(ctx context.Context, field graphql.CollectedField, obj *models.SmsLog) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.FromNumber)
+	return stringAt{&obj.FromNumber}
 }
 func (ec *executionContext) fieldContext_SmsLog_fromNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SmsLog", field, false, false, "String")
 }
 
 func (ec *executionContext) _SmsLog_toNumber(ctx context.Context, field graphql.CollectedField, obj *models.SmsLog) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.ToNumber)
+	return stringAt{&obj.ToNumber}
 }
 func (ec *executionContext) fieldContext_SmsLog_toNumber(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SmsLog", field, false, false, "String")
 }
 
 func (ec *executionContext) _SmsLog_body(ctx context.Context, field graphql.CollectedField, obj *models.SmsLog) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Body)
+	return stringAt{&obj.Body}
 }
 func (ec *executionContext) fieldContext_SmsLog_body(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SmsLog", field, false, false, "String")
 }
 
 func (ec *executionContext) _SmsLog_status(ctx context.Context, field graphql.CollectedField, obj *models.SmsLog) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Status)
+	return stringAt{&obj.Status}
 }
 func (ec *executionContext) fieldContext_SmsLog_status(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("SmsLog", field, false, false, "String")
@@ -5761,7 +5809,7 @@ func (ec *executionContext) fieldContext_SmsLog_status(_ context.Context, field 
 
 func (ec *executionContext) _SmsLog_createdAt(ctx context.Context, field graphql.CollectedField, obj *models.SmsLog) (ret graphql.Marshaler) {
 	if !obj.CreatedAt.IsZero() {
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
+		return timeAt{&obj.CreatedAt}
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -5786,7 +5834,7 @@ func (ec *executionContext) fieldContext_SmsLog_createdAt(_ context.Context, fie
 }
 
 func (ec *executionContext) _Solver_id(ctx context.Context, field graphql.CollectedField, obj *models.Solver) (ret graphql.Marshaler) {
-	return ec.marshalNID2string(ctx, field.Selections, obj.ID)
+	return stringAt{&obj.ID}
 }
 func (ec *executionContext) fieldContext_Solver_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Solver", field, false, false, "ID")
@@ -5983,7 +6031,7 @@ func (ec *executionContext) fieldContext_Solver_sessions(ctx context.Context, fi
 
 func (ec *executionContext) _Solver_createdAt(ctx context.Context, field graphql.CollectedField, obj *models.Solver) (ret graphql.Marshaler) {
 	if !obj.CreatedAt.IsZero() {
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
+		return timeAt{&obj.CreatedAt}
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6378,7 +6426,7 @@ func (ec *executionContext) fieldContext_Subscription_ticketQueue(_ context.Cont
 }
 
 func (ec *executionContext) _Ticket_id(ctx context.Context, field graphql.CollectedField, obj *models.Ticket) (ret graphql.Marshaler) {
-	return ec.marshalNID2string(ctx, field.Selections, obj.ID)
+	return stringAt{&obj.ID}
 }
 func (ec *executionContext) fieldContext_Ticket_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Ticket", field, false, false, "ID")
@@ -6417,7 +6465,7 @@ func (ec *executionContext) fieldContext_Ticket_customerInfo(_ context.Context, 
 }
 
 func (ec *executionContext) _Ticket_description(ctx context.Context, field graphql.CollectedField, obj *models.Ticket) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Description)
+	return stringAt{&obj.Description}
 }
 func (ec *executionContext) fieldContext_Ticket_description(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Ticket", field, false, false, "String")
@@ -6477,7 +6525,10 @@ func (ec *executionContext) fieldContext_Ticket_solver(_ context.Context, field 
 }
 
 func (ec *executionContext) _Ticket_claimedAt(ctx context.Context, field graphql.CollectedField, obj *models.Ticket) (ret graphql.Marshaler) {
-	return ec.marshalOTime2ᚖtimeᚐTime(ctx, field.Selections, obj.ClaimedAt)
+	if obj.ClaimedAt == nil || obj.ClaimedAt.IsZero() {
+		return graphql.Null
+	}
+	return timeAt{obj.ClaimedAt}
 }
 func (ec *executionContext) fieldContext_Ticket_claimedAt(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("Ticket", field, false, false, "Time")
@@ -6604,7 +6655,7 @@ func (ec *executionContext) fieldContext_Ticket_statusReason(_ context.Context, 
 
 func (ec *executionContext) _Ticket_createdAt(ctx context.Context, field graphql.CollectedField, obj *models.Ticket) (ret graphql.Marshaler) {
 	if !obj.CreatedAt.IsZero() {
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
+		return timeAt{&obj.CreatedAt}
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6630,7 +6681,7 @@ func (ec *executionContext) fieldContext_Ticket_createdAt(_ context.Context, fie
 
 func (ec *executionContext) _Ticket_updatedAt(ctx context.Context, field graphql.CollectedField, obj *models.Ticket) (ret graphql.Marshaler) {
 	if !obj.UpdatedAt.IsZero() {
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.UpdatedAt)
+		return timeAt{&obj.UpdatedAt}
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6868,7 +6919,7 @@ func (ec *executionContext) fieldContext_TicketQueueEvent_ticket(_ context.Conte
 }
 
 func (ec *executionContext) _User_id(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
-	return ec.marshalNID2string(ctx, field.Selections, obj.ID)
+	return stringAt{&obj.ID}
 }
 func (ec *executionContext) fieldContext_User_id(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, false, false, "ID")
@@ -6898,7 +6949,10 @@ func (ec *executionContext) fieldContext_User_email(_ context.Context, field gra
 }
 
 func (ec *executionContext) _User_name(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.Name)
+	if obj.Name == nil {
+		return graphql.Null
+	}
+	return stringAt{obj.Name}
 }
 func (ec *executionContext) fieldContext_User_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("User", field, false, false, "String")
@@ -6968,7 +7022,7 @@ func (ec *executionContext) fieldContext_User_solver(_ context.Context, field gr
 
 func (ec *executionContext) _User_createdAt(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
 	if !obj.CreatedAt.IsZero() {
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.CreatedAt)
+		return timeAt{&obj.CreatedAt}
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -6994,7 +7048,7 @@ func (ec *executionContext) fieldContext_User_createdAt(_ context.Context, field
 
 func (ec *executionContext) _User_updatedAt(ctx context.Context, field graphql.CollectedField, obj *models.User) (ret graphql.Marshaler) {
 	if !obj.UpdatedAt.IsZero() {
-		return ec.marshalNTime2timeᚐTime(ctx, field.Selections, obj.UpdatedAt)
+		return timeAt{&obj.UpdatedAt}
 	}
 	return graphql.ResolveField(
 		ctx,
@@ -7181,7 +7235,7 @@ func (ec *executionContext) fieldContext_UserEdge_node(_ context.Context, field 
 }
 
 func (ec *executionContext) ___Directive_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Directive) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+	return stringAt{&obj.Name}
 }
 func (ec *executionContext) fieldContext___Directive_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("__Directive", field, false, false, "String")
@@ -7285,7 +7339,7 @@ func (ec *executionContext) fieldContext___Directive_args(ctx context.Context, f
 }
 
 func (ec *executionContext) ___EnumValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.EnumValue) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+	return stringAt{&obj.Name}
 }
 func (ec *executionContext) fieldContext___EnumValue_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("__EnumValue", field, false, false, "String")
@@ -7361,7 +7415,7 @@ func (ec *executionContext) fieldContext___EnumValue_deprecationReason(_ context
 }
 
 func (ec *executionContext) ___Field_name(ctx context.Context, field graphql.CollectedField, obj *introspection.Field) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+	return stringAt{&obj.Name}
 }
 func (ec *executionContext) fieldContext___Field_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("__Field", field, false, false, "String")
@@ -7513,7 +7567,7 @@ func (ec *executionContext) fieldContext___Field_deprecationReason(_ context.Con
 }
 
 func (ec *executionContext) ___InputValue_name(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return ec.marshalNString2string(ctx, field.Selections, obj.Name)
+	return stringAt{&obj.Name}
 }
 func (ec *executionContext) fieldContext___InputValue_name(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("__InputValue", field, false, false, "String")
@@ -7575,7 +7629,10 @@ func (ec *executionContext) fieldContext___InputValue_type(_ context.Context, fi
 }
 
 func (ec *executionContext) ___InputValue_defaultValue(ctx context.Context, field graphql.CollectedField, obj *introspection.InputValue) (ret graphql.Marshaler) {
-	return ec.marshalOString2ᚖstring(ctx, field.Selections, obj.DefaultValue)
+	if obj.DefaultValue == nil {
+		return graphql.Null
+	}
+	return stringAt{obj.DefaultValue}
 }
 func (ec *executionContext) fieldContext___InputValue_defaultValue(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
 	return graphql.NewScalarFieldContext("__InputValue", field, false, false, "String")

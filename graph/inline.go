@@ -16,10 +16,12 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 
+	"github.com/savvysolve/api/graph/model"
 	"github.com/savvysolve/api/loaders"
 )
 
@@ -317,3 +319,15 @@ func (q quoted) MarshalGQL(w io.Writer) {
 	io.WriteString(w, s[start:])
 	io.WriteString(w, `"`)
 }
+
+// stringAt and timeAt marshal a bound String, ID or Time field through a
+// pointer to it, in the row that the response holds anyway: an interface
+// holding a one-pointer struct needs no allocation, one holding a string or
+// a closure does (one for each such field of each object).
+type (
+	stringAt struct{ p *string }
+	timeAt   struct{ p *time.Time }
+)
+
+func (s stringAt) MarshalGQL(w io.Writer) { quoted(*s.p).MarshalGQL(w) }
+func (t timeAt) MarshalGQL(w io.Writer)   { model.WriteTime(w, *t.p) }

@@ -18,16 +18,19 @@ func MarshalTime(t time.Time) graphql.Marshaler {
 	if t.IsZero() {
 		return graphql.Null
 	}
-	return graphql.WriterFunc(func(w io.Writer) {
-		b, ok := w.(*bytes.Buffer)
-		if !ok {
-			io.WriteString(w, strconv.Quote(t.Format(time.RFC3339Nano)))
-			return
-		}
-		b.WriteByte('"')
-		b.Write(t.AppendFormat(b.AvailableBuffer(), time.RFC3339Nano))
-		b.WriteByte('"')
-	})
+	return graphql.WriterFunc(func(w io.Writer) { WriteTime(w, t) })
+}
+
+// WriteTime writes t as MarshalTime's marshaler does.
+func WriteTime(w io.Writer, t time.Time) {
+	b, ok := w.(*bytes.Buffer)
+	if !ok {
+		io.WriteString(w, strconv.Quote(t.Format(time.RFC3339Nano)))
+		return
+	}
+	b.WriteByte('"')
+	b.Write(t.AppendFormat(b.AvailableBuffer(), time.RFC3339Nano))
+	b.WriteByte('"')
 }
 
 // UnmarshalTime reads the Time scalar as gqlgen does.
