@@ -8548,11 +8548,13 @@ func (ec *executionContext) _CallLog(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "session":
-			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
+			if field.IsDeferred() || !inline(ctx) {
+				out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, false, func(ctx context.Context) graphql.Marshaler {
 					return ec._CallLog_session(ctx, field, obj)
 				})
+			} else if out.Values[i] = ec._CallLog_session(ctx, field, obj); invalid(out.Values[i], false) {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "direction":
 			out.Values[i] = ec._CallLog_direction(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -9073,17 +9075,21 @@ func (ec *executionContext) _Rating(ctx context.Context, sel ast.SelectionSet, o
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "session":
-			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
+			if field.IsDeferred() || !inline(ctx) {
+				out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, true, func(ctx context.Context) graphql.Marshaler {
 					return ec._Rating_session(ctx, field, obj)
 				})
+			} else if out.Values[i] = ec._Rating_session(ctx, field, obj); invalid(out.Values[i], true) {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "solver":
-			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
+			if field.IsDeferred() || !inline(ctx) {
+				out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, true, func(ctx context.Context) graphql.Marshaler {
 					return ec._Rating_solver(ctx, field, obj)
 				})
+			} else if out.Values[i] = ec._Rating_solver(ctx, field, obj); invalid(out.Values[i], true) {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "rating":
 			out.Values[i] = ec._Rating_rating(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -9214,11 +9220,13 @@ func (ec *executionContext) _ScreenShareSession(ctx context.Context, sel ast.Sel
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "session":
-			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
+			if field.IsDeferred() || !inline(ctx) {
+				out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, true, func(ctx context.Context) graphql.Marshaler {
 					return ec._ScreenShareSession_session(ctx, field, obj)
 				})
+			} else if out.Values[i] = ec._ScreenShareSession_session(ctx, field, obj); invalid(out.Values[i], true) {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "provider":
 			out.Values[i] = ec._ScreenShareSession_provider(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -9278,17 +9286,21 @@ func (ec *executionContext) _Session(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "ticket":
-			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
+			if field.IsDeferred() || !inline(ctx) {
+				out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, true, func(ctx context.Context) graphql.Marshaler {
 					return ec._Session_ticket(ctx, field, obj)
 				})
+			} else if out.Values[i] = ec._Session_ticket(ctx, field, obj); invalid(out.Values[i], true) {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "solver":
-			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
+			if field.IsDeferred() || !inline(ctx) {
+				out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, true, func(ctx context.Context) graphql.Marshaler {
 					return ec._Session_solver(ctx, field, obj)
 				})
+			} else if out.Values[i] = ec._Session_solver(ctx, field, obj); invalid(out.Values[i], true) {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "tier":
 			out.Values[i] = ec._Session_tier(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -9305,11 +9317,13 @@ func (ec *executionContext) _Session(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "earningsCents":
-			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
+			if field.IsDeferred() || !inline(ctx) {
+				out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, false, func(ctx context.Context) graphql.Marshaler {
 					return ec._Session_earningsCents(ctx, field, obj)
 				})
+			} else if out.Values[i] = ec._Session_earningsCents(ctx, field, obj); invalid(out.Values[i], false) {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "startedAt":
 			out.Values[i] = ec._Session_startedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -9321,35 +9335,45 @@ func (ec *executionContext) _Session(ctx context.Context, sel ast.SelectionSet, 
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "messages":
-			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
+			if field.IsDeferred() || !inline(ctx) {
+				out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, true, func(ctx context.Context) graphql.Marshaler {
 					return ec._Session_messages(ctx, field, obj)
 				})
+			} else if out.Values[i] = ec._Session_messages(ctx, field, obj); invalid(out.Values[i], true) {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "callLogs":
-			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
+			if field.IsDeferred() || !inline(ctx) {
+				out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, true, func(ctx context.Context) graphql.Marshaler {
 					return ec._Session_callLogs(ctx, field, obj)
 				})
+			} else if out.Values[i] = ec._Session_callLogs(ctx, field, obj); invalid(out.Values[i], true) {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "screenShares":
-			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
+			if field.IsDeferred() || !inline(ctx) {
+				out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, true, func(ctx context.Context) graphql.Marshaler {
 					return ec._Session_screenShares(ctx, field, obj)
 				})
+			} else if out.Values[i] = ec._Session_screenShares(ctx, field, obj); invalid(out.Values[i], true) {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "rating":
-			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
+			if field.IsDeferred() || !inline(ctx) {
+				out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, false, func(ctx context.Context) graphql.Marshaler {
 					return ec._Session_rating(ctx, field, obj)
 				})
+			} else if out.Values[i] = ec._Session_rating(ctx, field, obj); invalid(out.Values[i], false) {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "payment":
-			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
+			if field.IsDeferred() || !inline(ctx) {
+				out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, false, func(ctx context.Context) graphql.Marshaler {
 					return ec._Session_payment(ctx, field, obj)
 				})
+			} else if out.Values[i] = ec._Session_payment(ctx, field, obj); invalid(out.Values[i], false) {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		default:
 			panic("unknown field " + strconv.Quote(field.Name))
 		}
@@ -9465,22 +9489,26 @@ func (ec *executionContext) _SessionMessage(ctx context.Context, sel ast.Selecti
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "session":
-			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
+			if field.IsDeferred() || !inline(ctx) {
+				out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, true, func(ctx context.Context) graphql.Marshaler {
 					return ec._SessionMessage_session(ctx, field, obj)
 				})
+			} else if out.Values[i] = ec._SessionMessage_session(ctx, field, obj); invalid(out.Values[i], true) {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "sender":
 			out.Values[i] = ec._SessionMessage_sender(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "author":
-			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
+			if field.IsDeferred() || !inline(ctx) {
+				out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, false, func(ctx context.Context) graphql.Marshaler {
 					return ec._SessionMessage_author(ctx, field, obj)
 				})
+			} else if out.Values[i] = ec._SessionMessage_author(ctx, field, obj); invalid(out.Values[i], false) {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "body":
 			out.Values[i] = ec._SessionMessage_body(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -9654,17 +9682,21 @@ func (ec *executionContext) _SmsLog(ctx context.Context, sel ast.SelectionSet, o
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "ticket":
-			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
+			if field.IsDeferred() || !inline(ctx) {
+				out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, false, func(ctx context.Context) graphql.Marshaler {
 					return ec._SmsLog_ticket(ctx, field, obj)
 				})
+			} else if out.Values[i] = ec._SmsLog_ticket(ctx, field, obj); invalid(out.Values[i], false) {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "session":
-			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
+			if field.IsDeferred() || !inline(ctx) {
+				out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, false, func(ctx context.Context) graphql.Marshaler {
 					return ec._SmsLog_session(ctx, field, obj)
 				})
+			} else if out.Values[i] = ec._SmsLog_session(ctx, field, obj); invalid(out.Values[i], false) {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "direction":
 			out.Values[i] = ec._SmsLog_direction(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -9729,11 +9761,13 @@ func (ec *executionContext) _Solver(ctx context.Context, sel ast.SelectionSet, o
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "user":
-			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
+			if field.IsDeferred() || !inline(ctx) {
+				out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, true, func(ctx context.Context) graphql.Marshaler {
 					return ec._Solver_user(ctx, field, obj)
 				})
+			} else if out.Values[i] = ec._Solver_user(ctx, field, obj); invalid(out.Values[i], true) {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "type":
 			out.Values[i] = ec._Solver_type(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -9745,29 +9779,37 @@ func (ec *executionContext) _Solver(ctx context.Context, sel ast.SelectionSet, o
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "revenueSharePercent":
-			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
+			if field.IsDeferred() || !inline(ctx) {
+				out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, false, func(ctx context.Context) graphql.Marshaler {
 					return ec._Solver_revenueSharePercent(ctx, field, obj)
 				})
+			} else if out.Values[i] = ec._Solver_revenueSharePercent(ctx, field, obj); invalid(out.Values[i], false) {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "stats":
-			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
+			if field.IsDeferred() || !inline(ctx) {
+				out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, true, func(ctx context.Context) graphql.Marshaler {
 					return ec._Solver_stats(ctx, field, obj)
 				})
+			} else if out.Values[i] = ec._Solver_stats(ctx, field, obj); invalid(out.Values[i], true) {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "ratings":
-			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
+			if field.IsDeferred() || !inline(ctx) {
+				out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, true, func(ctx context.Context) graphql.Marshaler {
 					return ec._Solver_ratings(ctx, field, obj)
 				})
+			} else if out.Values[i] = ec._Solver_ratings(ctx, field, obj); invalid(out.Values[i], true) {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "sessions":
-			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
+			if field.IsDeferred() || !inline(ctx) {
+				out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, true, func(ctx context.Context) graphql.Marshaler {
 					return ec._Solver_sessions(ctx, field, obj)
 				})
+			} else if out.Values[i] = ec._Solver_sessions(ctx, field, obj); invalid(out.Values[i], true) {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "createdAt":
 			out.Values[i] = ec._Solver_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -9962,11 +10004,13 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "customerInfo":
-			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
+			if field.IsDeferred() || !inline(ctx) {
+				out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, false, func(ctx context.Context) graphql.Marshaler {
 					return ec._Ticket_customerInfo(ctx, field, obj)
 				})
+			} else if out.Values[i] = ec._Ticket_customerInfo(ctx, field, obj); invalid(out.Values[i], false) {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "description":
 			out.Values[i] = ec._Ticket_description(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -9988,40 +10032,50 @@ func (ec *executionContext) _Ticket(ctx context.Context, sel ast.SelectionSet, o
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "solver":
-			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
+			if field.IsDeferred() || !inline(ctx) {
+				out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, false, func(ctx context.Context) graphql.Marshaler {
 					return ec._Ticket_solver(ctx, field, obj)
 				})
+			} else if out.Values[i] = ec._Ticket_solver(ctx, field, obj); invalid(out.Values[i], false) {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "claimedAt":
 			out.Values[i] = ec._Ticket_claimedAt(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "sessions":
-			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
+			if field.IsDeferred() || !inline(ctx) {
+				out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, true, func(ctx context.Context) graphql.Marshaler {
 					return ec._Ticket_sessions(ctx, field, obj)
 				})
+			} else if out.Values[i] = ec._Ticket_sessions(ctx, field, obj); invalid(out.Values[i], true) {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "smsLogs":
-			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
+			if field.IsDeferred() || !inline(ctx) {
+				out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, true, func(ctx context.Context) graphql.Marshaler {
 					return ec._Ticket_smsLogs(ctx, field, obj)
 				})
+			} else if out.Values[i] = ec._Ticket_smsLogs(ctx, field, obj); invalid(out.Values[i], true) {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "callLogs":
-			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
-				true, true,
-				func(ctx context.Context) graphql.Marshaler {
+			if field.IsDeferred() || !inline(ctx) {
+				out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, true, func(ctx context.Context) graphql.Marshaler {
 					return ec._Ticket_callLogs(ctx, field, obj)
 				})
+			} else if out.Values[i] = ec._Ticket_callLogs(ctx, field, obj); invalid(out.Values[i], true) {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "statusReason":
-			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
+			if field.IsDeferred() || !inline(ctx) {
+				out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, false, func(ctx context.Context) graphql.Marshaler {
 					return ec._Ticket_statusReason(ctx, field, obj)
 				})
+			} else if out.Values[i] = ec._Ticket_statusReason(ctx, field, obj); invalid(out.Values[i], false) {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "createdAt":
 			out.Values[i] = ec._Ticket_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
@@ -10185,33 +10239,39 @@ func (ec *executionContext) _User(ctx context.Context, sel ast.SelectionSet, obj
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "email":
-			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
+			if field.IsDeferred() || !inline(ctx) {
+				out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, false, func(ctx context.Context) graphql.Marshaler {
 					return ec._User_email(ctx, field, obj)
 				})
+			} else if out.Values[i] = ec._User_email(ctx, field, obj); invalid(out.Values[i], false) {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "name":
 			out.Values[i] = ec._User_name(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "phone":
-			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
+			if field.IsDeferred() || !inline(ctx) {
+				out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, false, func(ctx context.Context) graphql.Marshaler {
 					return ec._User_phone(ctx, field, obj)
 				})
+			} else if out.Values[i] = ec._User_phone(ctx, field, obj); invalid(out.Values[i], false) {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "role":
 			out.Values[i] = ec._User_role(ctx, field, obj)
 			if out.Values[i] == graphql.Null {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "solver":
-			resolveField(ctx, field, out, ec.OperationContext, &deferred, i,
-				true, false,
-				func(ctx context.Context) graphql.Marshaler {
+			if field.IsDeferred() || !inline(ctx) {
+				out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, false, func(ctx context.Context) graphql.Marshaler {
 					return ec._User_solver(ctx, field, obj)
 				})
+			} else if out.Values[i] = ec._User_solver(ctx, field, obj); invalid(out.Values[i], false) {
+				atomic.AddUint32(&out.Invalids, 1)
+			}
 		case "createdAt":
 			out.Values[i] = ec._User_createdAt(ctx, field, obj)
 			if out.Values[i] == graphql.Null {

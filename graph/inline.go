@@ -15,7 +15,6 @@ import (
 	"context"
 	"io"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -58,34 +57,10 @@ func marshalElement(ctx context.Context, i int, omitPanicHandler bool,
 	return marshal(ctx, i)
 }
 
-// resolveField stands for FieldSet.ResolveConcurrently: inline, it resolves
-// field i at once and counts an invalid result (a null where the schema
-// forbids one) as the field set's Dispatch would.
-func resolveField(ctx context.Context, field graphql.CollectedField, out *graphql.FieldSet,
-	oc *graphql.OperationContext, deferred *graphql.DeferredGroup, i int, recoverFromPanic, nonNull bool,
-	resolve func(ctx context.Context) graphql.Marshaler) {
-	if field.IsDeferred() || !loaders.Inline(ctx) {
-		out.ResolveConcurrently(oc, deferred, i, recoverFromPanic, nonNull, resolve)
-		return
-	}
-	v := resolveRecovering(ctx, oc, recoverFromPanic, resolve)
-	out.Values[i] = v
-	if (nonNull && v == graphql.Null) || (!nonNull && v == graphql.RequiredNull) {
-		atomic.AddUint32(&out.Invalids, 1)
-	}
-}
-
-func resolveRecovering(ctx context.Context, oc *graphql.OperationContext, recoverFromPanic bool,
-	resolve func(ctx context.Context) graphql.Marshaler) (v graphql.Marshaler) {
-	if recoverFromPanic {
-		defer func() {
-			if r := recover(); r != nil {
-				oc.Error(ctx, oc.Recover(ctx, r))
-				v = graphql.Null
-			}
-		}()
-	}
-	return resolve(ctx)
+// invalid says whether a field's value invalidates its object, as the field
+// set's Dispatch counts it: a null where the schema forbids one.
+func invalid(v graphql.Marshaler, nonNull bool) bool {
+	return (nonNull && v == graphql.Null) || (!nonNull && v == graphql.RequiredNull)
 }
 
 // newDeferredGroup stands for graphql.NewDeferredGroup, which computes the
@@ -331,3 +306,6 @@ type (
 
 func (s stringAt) MarshalGQL(w io.Writer) { quoted(*s.p).MarshalGQL(w) }
 func (t timeAt) MarshalGQL(w io.Writer)   { model.WriteTime(w, *t.p) }
+
+// inline says whether ctx's operation resolves inline (loaders.Inline).
+func inline(ctx context.Context) bool { return loaders.Inline(ctx) }

@@ -4,7 +4,7 @@
 // templates have no option for:
 //   - concurrent list marshalling and field resolution run on the calling
 //     goroutine for operations that read ahead, and go back to gqlgen for
-//     the rest;
+//     the rest (resolverFields builds gqlgen's closure only for the latter);
 //   - an object's @defer bookkeeping is set up only when a field is deferred;
 //   - an object is written without a map of its aliases;
 //   - the response of a query or mutation is written into a pooled buffer
@@ -38,7 +38,6 @@ import (
 // must match, so that a change of gqlgen's output fails here, not silently.
 var rewrites = []struct{ old, new string }{
 	{"graphql.MarshalSliceConcurrently(", "marshalSlice("},
-	{"out.ResolveConcurrently(ec.OperationContext, &deferred, i,", "resolveField(ctx, field, out, ec.OperationContext, &deferred, i,"},
 	{"\tdeferred := graphql.NewDeferredGroup(ctx)\n", "\tdeferred := newDeferredGroup(ctx, fields)\n"},
 	{"\treturn out\n}\n", "\treturn object{fields, out}\n}\n"},
 	{"\t\t\tvar buf bytes.Buffer\n\t\t\tdata.MarshalGQL(&buf)\n", "\t\t\tbuf := responseBuffer()\n\t\t\tdata.MarshalGQL(buf)\n"},
@@ -79,6 +78,9 @@ func rewrite(path string) error {
 		return err
 	}
 	if src, err = fieldContexts(src); err != nil {
+		return err
+	}
+	if src, err = resolverFields(src); err != nil {
 		return err
 	}
 	if src, err = format.Source(src); err != nil {
@@ -186,6 +188,34 @@ func fieldContexts(src []byte) ([]byte, error) {
 	})
 	if n == 0 {
 		return nil, fmt.Errorf("no field context literal found: has gqlgen's output changed?")
+	}
+	return out, nil
+}
+
+// resolverField matches the generated concurrent resolution of a resolver
+// field: $1 the indent, $2 recoverFromPanic, $3 nonNull, $4 the call.
+var resolverField = regexp.MustCompile(`(?m)^(\t+)out\.ResolveConcurrently\(ec\.OperationContext, &deferred, i,\n\t+(true|false), (true|false),\n` +
+	`\t+func\(ctx context\.Context\) graphql\.Marshaler \{\n\t+return (ec\._\w+\(ctx, field, obj\))\n\t+\}\)\n`)
+
+// resolverFields resolves a resolver field at once in an operation that runs
+// inline (loaders.Inline), and concurrently as gqlgen does in the others. The
+// closure gqlgen needs for the latter is built only there: built for every
+// field of every object, it was an allocation each. (The field's own
+// graphql.ResolveField recovers its panics, as gqlgen's outer layer would.)
+func resolverFields(src []byte) ([]byte, error) {
+	n := 0
+	out := resolverField.ReplaceAllFunc(src, func(m []byte) []byte {
+		n++
+		g := resolverField.FindSubmatch(m)
+		in, recoverFromPanic, nonNull, call := g[1], g[2], g[3], g[4]
+		return fmt.Appendf(nil, "%[1]sif field.IsDeferred() || !inline(ctx) {\n"+
+			"%[1]s\tout.ResolveConcurrently(ec.OperationContext, &deferred, i, %[2]s, %[3]s, func(ctx context.Context) graphql.Marshaler {\n"+
+			"%[1]s\t\treturn %[4]s\n%[1]s\t})\n"+
+			"%[1]s} else if out.Values[i] = %[4]s; invalid(out.Values[i], %[3]s) {\n"+
+			"%[1]s\tatomic.AddUint32(&out.Invalids, 1)\n%[1]s}\n", in, recoverFromPanic, nonNull, call)
+	})
+	if n == 0 {
+		return nil, fmt.Errorf("no concurrent resolver field found: has gqlgen's output changed?")
 	}
 	return out, nil
 }
