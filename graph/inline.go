@@ -85,23 +85,28 @@ type object struct {
 }
 
 func (o object) MarshalGQL(w io.Writer) {
-	io.WriteString(w, "{")
+	b, ok := w.(*bytes.Buffer) // always, for a response: writes without an interface call each
+	if !ok {
+		b = new(bytes.Buffer)
+		defer func() { w.Write(b.Bytes()) }()
+	}
+	b.WriteByte('{')
 	first := true
 	for i := range o.fields {
 		if o.written(i) {
 			continue
 		}
 		if !first {
-			io.WriteString(w, ",")
+			b.WriteByte(',')
 		}
 		first = false
 		// An alias is a GraphQL name ([_A-Za-z][_0-9A-Za-z]*): nothing to escape.
-		io.WriteString(w, `"`)
-		io.WriteString(w, o.fields[i].Alias)
-		io.WriteString(w, `":`)
-		o.set.Values[i].MarshalGQL(w)
+		b.WriteByte('"')
+		b.WriteString(o.fields[i].Alias)
+		b.WriteString(`":`)
+		o.set.Values[i].MarshalGQL(b)
 	}
-	io.WriteString(w, "}")
+	b.WriteByte('}')
 }
 
 // written says whether a field before i has i's alias.
@@ -267,33 +272,48 @@ const hexDigits = "0123456789ABCDEF"
 
 func (q quoted) MarshalGQL(w io.Writer) {
 	s := string(q)
-	io.WriteString(w, `"`)
+	b, ok := w.(*bytes.Buffer)
+	if !ok {
+		b = new(bytes.Buffer)
+		defer func() { w.Write(b.Bytes()) }()
+	}
+	b.WriteByte('"')
 	start := 0
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c >= 0x20 && c != '\\' && c != '"' {
+		if !escaped[c] {
 			continue
 		}
-		io.WriteString(w, s[start:i])
+		b.WriteString(s[start:i])
 		switch c {
 		case '\t':
-			io.WriteString(w, `\t`)
+			b.WriteString(`\t`)
 		case '\r':
-			io.WriteString(w, `\r`)
+			b.WriteString(`\r`)
 		case '\n':
-			io.WriteString(w, `\n`)
+			b.WriteString(`\n`)
 		case '\\':
-			io.WriteString(w, `\\`)
+			b.WriteString(`\\`)
 		case '"':
-			io.WriteString(w, `\"`)
+			b.WriteString(`\"`)
 		default:
-			w.Write([]byte{'\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf]})
+			b.Write([]byte{'\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf]})
 		}
 		start = i + 1
 	}
-	io.WriteString(w, s[start:])
-	io.WriteString(w, `"`)
+	b.WriteString(s[start:])
+	b.WriteByte('"')
 }
+
+// escaped marks the bytes a String is written with an escape for: control
+// characters, the backslash and the double quote.
+var escaped = func() (e [256]bool) {
+	for c := range 0x20 {
+		e[c] = true
+	}
+	e['\\'], e['"'] = true, true
+	return e
+}()
 
 // stringAt and timeAt marshal a bound String, ID or Time field through a
 // pointer to it, in the row that the response holds anyway: an interface

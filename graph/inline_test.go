@@ -67,11 +67,16 @@ func TestObjectMarshal(t *testing.T) {
 		{Field: &ast.Field{Alias: "a"}}, {Field: &ast.Field{Alias: "b"}}, {Field: &ast.Field{Alias: "a"}},
 	}
 	set := graphql.NewFieldSet(fields)
-	set.Values[0], set.Values[1], set.Values[2] = graphql.MarshalInt(1), graphql.Null, graphql.MarshalInt(3)
+	set.Values[0], set.Values[1], set.Values[2] = marshalString("x\n"), graphql.Null, graphql.MarshalInt(3)
 	var b bytes.Buffer
 	object{fields, set}.MarshalGQL(&b)
-	if want := `{"a":1,"b":null}`; b.String() != want {
+	if want := `{"a":"x\n","b":null}`; b.String() != want {
 		t.Errorf("got %s, want %s", b.String(), want)
+	}
+	var other strings.Builder // not a bytes.Buffer: the same bytes
+	object{fields, set}.MarshalGQL(&other)
+	if other.String() != b.String() {
+		t.Errorf("into a strings.Builder: got %s, want %s", other.String(), b.String())
 	}
 }
 
