@@ -15,6 +15,7 @@ import (
 	"context"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
@@ -81,7 +82,7 @@ func newDeferredGroup(ctx context.Context, fields []graphql.CollectedField) grap
 // costs less.
 type object struct {
 	fields []graphql.CollectedField
-	set    *graphql.FieldSet
+	set    *fieldSet
 }
 
 func (o object) MarshalGQL(w io.Writer) {
@@ -152,7 +153,7 @@ type objects struct {
 	mu     sync.Mutex
 	fields []collected // an operation has a few selection sets: a scan beats a map
 	mode   int         // 0 until the first field set, then gqlgenSets or blockSets
-	sets   []graphql.FieldSet
+	sets   []fieldSet
 	values []graphql.Marshaler
 	fcs    []graphql.FieldContext
 }
@@ -194,17 +195,10 @@ const (
 	valuesPerBlock = 256
 )
 
-// fieldSet stands for graphql.NewFieldSet, for an operation that runs
-// inline (loaders.Inline); the others, and a field set for deferred fields
-// (@defer), get gqlgen's, whose concurrent resolution and views need its
-// own list of fields.
-func (o *objects) fieldSet(ctx context.Context, fields []graphql.CollectedField) *graphql.FieldSet {
+// fieldSet stands for graphql.NewFieldSet: a field set of its own kind,
+// from blocks for an operation that runs inline (loaders.Inline).
+func (o *objects) fieldSet(ctx context.Context, fields []graphql.CollectedField) *fieldSet {
 	n := len(fields)
-	for _, f := range fields {
-		if f.IsDeferred() {
-			return graphql.NewFieldSet(fields)
-		}
-	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.mode == 0 { // the first object of the operation
@@ -214,18 +208,59 @@ func (o *objects) fieldSet(ctx context.Context, fields []graphql.CollectedField)
 		}
 	}
 	if o.mode == gqlgenSets {
-		return graphql.NewFieldSet(fields)
+		return &fieldSet{Values: make([]graphql.Marshaler, n), fields: fields}
 	}
 	if len(o.sets) == 0 {
-		o.sets = make([]graphql.FieldSet, setsPerBlock)
+		o.sets = make([]fieldSet, setsPerBlock)
 	}
 	if len(o.values) < n {
 		o.values = make([]graphql.Marshaler, max(valuesPerBlock, n))
 	}
 	s := &o.sets[0]
-	s.Values = o.values[:n:n]
+	s.Values, s.fields = o.values[:n:n], fields
 	o.sets, o.values = o.sets[1:], o.values[n:]
 	return s
+}
+
+// fieldSet is what the generated code of an object fills: its fields'
+// values and the count of invalid ones (a null where the schema forbids
+// one), in a third of the bytes of gqlgen's FieldSet, which an inline query
+// does not need. A field resolved concurrently (an operation that does not
+// run inline, or a deferred field) goes through gqlgen's, made on first
+// need, which shares the values.
+type fieldSet struct {
+	Values   []graphql.Marshaler
+	Invalids uint32
+	fields   []graphql.CollectedField
+	gq       *graphql.FieldSet
+}
+
+func (s *fieldSet) gqlgen() *graphql.FieldSet {
+	if s.gq == nil {
+		s.gq = graphql.NewFieldSet(s.fields)
+		copy(s.gq.Values, s.Values)
+		s.Values = s.gq.Values
+	}
+	return s.gq
+}
+
+func (s *fieldSet) ResolveConcurrently(oc *graphql.OperationContext, deferred *graphql.DeferredGroup, i int,
+	recoverFromPanic, nonNull bool, resolve func(ctx context.Context) graphql.Marshaler) {
+	s.gqlgen().ResolveConcurrently(oc, deferred, i, recoverFromPanic, nonNull, resolve)
+}
+
+func (s *fieldSet) ResolveRootConcurrently(ctx context.Context, oc *graphql.OperationContext, i int,
+	recoverFromPanic, nonNull bool, resolve func(ctx context.Context) graphql.Marshaler) {
+	s.gqlgen().ResolveRootConcurrently(ctx, oc, i, recoverFromPanic, nonNull, resolve)
+}
+
+// Dispatch runs the fields resolved concurrently, if any, and counts their
+// invalid values with the others.
+func (s *fieldSet) Dispatch(ctx context.Context) {
+	if s.gq != nil {
+		s.gq.Dispatch(ctx)
+		s.Invalids += atomic.LoadUint32(&s.gq.Invalids)
+	}
 }
 
 // fieldContext returns fc in a block slot when the operation's field sets

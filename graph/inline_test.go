@@ -66,8 +66,7 @@ func TestObjectMarshal(t *testing.T) {
 	fields := []graphql.CollectedField{
 		{Field: &ast.Field{Alias: "a"}}, {Field: &ast.Field{Alias: "b"}}, {Field: &ast.Field{Alias: "a"}},
 	}
-	set := graphql.NewFieldSet(fields)
-	set.Values[0], set.Values[1], set.Values[2] = marshalString("x\n"), graphql.Null, graphql.MarshalInt(3)
+	set := &fieldSet{Values: []graphql.Marshaler{marshalString("x\n"), graphql.Null, graphql.MarshalInt(3)}, fields: fields}
 	var b bytes.Buffer
 	object{fields, set}.MarshalGQL(&b)
 	if want := `{"a":"x\n","b":null}`; b.String() != want {
