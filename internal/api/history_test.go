@@ -408,3 +408,15 @@ func TestUncountedPage(t *testing.T) {
 		t.Errorf("hasPreviousPage after the first ticket: %v", d)
 	}
 }
+
+// TestDeferredFieldAnswers: a query with @defer (resolved by gqlgen's own
+// field sets, not the inline ones) answers without an error; over plain HTTP
+// the deferred part is not sent.
+func TestDeferredFieldAnswers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	d := e.must(token(t, seed.Admin), `{ tickets(first: 2) { edges { node { id ... @defer { description solver { id } } } } } }`, nil)
+	if get(d, "tickets", "edges", 0, "node", "id") == nil {
+		t.Fatalf("no ticket: %v", d)
+	}
+}
