@@ -99,8 +99,7 @@ func shareAuthors(ms []*models.SessionMessage) {
 // MessagesAfter returns up to limit messages of a session after seq, oldest
 // first, with their authors.
 func MessagesAfter(ctx context.Context, db DB, sessionID string, afterSeq, limit int) ([]*models.SessionMessage, error) {
-	ms, err := readMessages(ctx, db, `SELECT `+messageColumns+`, `+optionalUserColumns+`
-		FROM session_messages AS m LEFT JOIN users AS u ON u.id = m.author_id
+	ms, err := readMessages(ctx, db, messagesWithAuthors+`
 		WHERE m.session_id = ? AND m.seq > ? ORDER BY m.seq LIMIT ?`, sessionID, afterSeq, limit)
 	return ms, mapErr(err, "message")
 }
@@ -109,8 +108,7 @@ func MessagesAfter(ctx context.Context, db DB, sessionID string, afterSeq, limit
 // in no particular order. (The live hub reads new messages with it: every
 // subscriber then has the author without a load of its own.)
 func MessagesByIDs(ctx context.Context, db DB, ids []string) ([]*models.SessionMessage, error) {
-	ms, err := readMessages(ctx, db, `SELECT `+messageColumns+`, `+optionalUserColumns+`
-		FROM session_messages AS m LEFT JOIN users AS u ON u.id = m.author_id
+	ms, err := readMessages(ctx, db, messagesWithAuthors+`
 		WHERE m.id IN (?)`, bun.List(validIDs(ids)))
 	return ms, mapErr(err, "message")
 }
@@ -145,6 +143,11 @@ func MessageCursorSeq(arg, c string) (int, error) {
 	}
 	return seq, nil
 }
+
+// messagesWithAuthors selects messages (alias m) with their authors, for a
+// WHERE clause to follow.
+const messagesWithAuthors = `SELECT ` + messageColumns + `, ` + optionalUserColumns + `
+		FROM session_messages AS m LEFT JOIN users AS u ON u.id = m.author_id`
 
 // readMessages reads messages with their authors: query selects
 // messageColumns and optionalUserColumns (a LEFT JOIN of users as u).

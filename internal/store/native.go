@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"reflect"
 	"sync"
@@ -76,20 +75,19 @@ func scanAll(rs rows, each func(rows) error) error {
 	return rs.Err()
 }
 
-// columnNames are the names of rs's columns.
+// columnNames are the names of rs's columns (pgx's rows: selectInto reads
+// through Bun inside a transaction).
 func columnNames(rs rows) ([]string, error) {
-	switch rs := rs.(type) {
-	case pgx.Rows:
-		fds := rs.FieldDescriptions()
-		names := make([]string, len(fds))
-		for i, fd := range fds {
-			names[i] = fd.Name
-		}
-		return names, nil
-	case *sql.Rows:
-		return rs.Columns()
+	prs, ok := rs.(pgx.Rows)
+	if !ok {
+		return nil, fmt.Errorf("store: rows of type %T", rs)
 	}
-	return nil, fmt.Errorf("store: rows of type %T", rs)
+	fds := prs.FieldDescriptions()
+	names := make([]string, len(fds))
+	for i, fd := range fds {
+		names[i] = fd.Name
+	}
+	return names, nil
 }
 
 // selectInto runs q, a Bun select of whole rows of *dest's model M (columns
