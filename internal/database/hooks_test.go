@@ -3,6 +3,7 @@ package database_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -23,7 +24,7 @@ func (h recordHook) BeforeQuery(ctx context.Context, e *bun.QueryEvent) context.
 }
 
 func (h recordHook) AfterQuery(_ context.Context, e *bun.QueryEvent) {
-	*h.log = append(*h.log, "after "+h.name+": "+e.Err.Error())
+	*h.log = append(*h.log, fmt.Sprintf("after %s: %v", h.name, e.Err))
 }
 
 // TestRunHooks: statements run past Bun (the store's native reads) reach the
