@@ -242,6 +242,11 @@ func (c *Cluster) start(ctx context.Context, binDir string, port int, ephemeral 
 		"-k", c.sockDir,
 		"-c", "listen_addresses=127.0.0.1",
 		"-c", "max_connections=200",
+		// The cluster's files are on local disk or tmpfs, where a random read
+		// costs little more than a sequential one (the usual SSD setting).
+		// At the default of 4 a batch read of 50 keys scans a table of
+		// 5,000 sessions whole instead of probing its index (0.8 ms against 0.4).
+		"-c", "random_page_cost=1.1",
 	}
 	if ephemeral {
 		args = append(args, "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "synchronous_commit=off")

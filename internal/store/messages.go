@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"strconv"
 
 	"github.com/savvysolve/api/internal/page"
 
@@ -30,7 +31,8 @@ const noBound = 1<<31 - 1
 // N+1 messages of the range (the extra one tells that more follow: forward,
 // or backward), plus the nearest message at or before AfterSeq and the
 // nearest at or after BeforeSeq, if any (they tell whether messages lie
-// outside the range, for hasPreviousPage and hasNextPage). Rows come ordered
+// outside the range, for hasPreviousPage and hasNextPage; a range without a
+// bound skips its probe, a one-time filter). Rows come ordered
 // by session and seq, each with its author (m.Author) joined in, read once
 // per author (shareAuthors): a chat shows who wrote what, and a page of a
 // hundred messages would otherwise wait for a second round of loads. Keys of
@@ -49,7 +51,16 @@ func MessagePages(ctx context.Context, db DB, keys []MessagePage) ([]*models.Ses
 			limits, back = append(limits, k.N+1), append(back, k.Backward)
 		}
 	}
-	ms, err := readMessages(ctx, db, `SELECT `+messageColumns+`, `+optionalUserColumns+`
+	ms, err := readMessages(ctx, db, messagePages, pgArray(ids), pgArray(after), pgArray(before), pgArray(limits), pgArray(back))
+	if err != nil {
+		return nil, mapErr(err, "message")
+	}
+	shareAuthors(ms)
+	return ms, nil
+}
+
+// messagePages is MessagePages' statement.
+var messagePages = `SELECT ` + messageColumns + `, ` + optionalUserColumns + `
 		FROM (SELECT y.*, row_number() OVER (PARTITION BY y.author_id) = 1 AS first_of_author
 			FROM unnest(?::uuid[], ?::int[], ?::int[], ?::int[], ?::bool[]) AS k(session_id, after_seq, before_seq, lim, back)
 			CROSS JOIN LATERAL (
@@ -62,20 +73,14 @@ func MessagePages(ctx context.Context, db DB, keys []MessagePage) ([]*models.Ses
 			ORDER BY x.seq DESC LIMIT k.lim)
 			UNION ALL
 			(SELECT * FROM session_messages x
-			WHERE x.session_id = k.session_id AND x.seq <= k.after_seq
+			WHERE k.after_seq > 0 AND x.session_id = k.session_id AND x.seq <= k.after_seq
 			ORDER BY x.seq DESC LIMIT 1)
 			UNION ALL
 			(SELECT * FROM session_messages x
-			WHERE x.session_id = k.session_id AND x.seq >= k.before_seq
+			WHERE k.before_seq < ` + strconv.Itoa(noBound) + ` AND x.session_id = k.session_id AND x.seq >= k.before_seq
 			ORDER BY x.seq LIMIT 1)) AS y) AS m
 		LEFT JOIN users AS u ON u.id = m.author_id AND m.first_of_author
-		ORDER BY m.session_id, m.seq`, pgArray(ids), pgArray(after), pgArray(before), pgArray(limits), pgArray(back))
-	if err != nil {
-		return nil, mapErr(err, "message")
-	}
-	shareAuthors(ms)
-	return ms, nil
-}
+		ORDER BY m.session_id, m.seq`
 
 // shareAuthors points every message at its author, read once per author:
 // the statement joins an author's row to its first message only, since the

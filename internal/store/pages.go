@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/uptrace/bun"
+	"github.com/uptrace/bun/schema"
 
 	"github.com/savvysolve/api/internal/page"
 )
@@ -13,14 +14,18 @@ import (
 // (the condition "at or before the cursor"; "" when there is no cursor), in
 // one statement: the page's count and its hasPreviousPage cost nothing more
 // than the count did alone.
-func span(ctx context.Context, q *bun.SelectQuery, previous string, args ...any) (page.Span, error) {
+func span(ctx context.Context, db DB, q *bun.SelectQuery, previous string, args ...any) (page.Span, error) {
 	var s page.Span
 	if previous == "" {
 		previous, args = "false", nil
 	}
-	err := q.ColumnExpr("count(*)").
+	query, err := q.ColumnExpr("count(*)").
 		ColumnExpr("coalesce(bool_or("+previous+"), false)", args...).
-		Scan(ctx, &s.Total, &s.Previous)
+		AppendQuery(schema.NewQueryGen(db.Dialect()), nil)
+	if err != nil {
+		return s, err
+	}
+	err = readRows(ctx, db, func(rs rows) error { return rs.Scan(&s.Total, &s.Previous) }, string(query))
 	return s, err
 }
 
@@ -34,9 +39,12 @@ func byCreation[M any](ctx context.Context, db DB, alias, name string, oldestFir
 	var at time.Time
 	var id string
 	key := "(" + alias + ".created_at, " + alias + ".id)"
-	before, after, order := " >= ", " < ", key+" DESC" // at or before the cursor; after it
+	// The order names the columns one by one: ordered by the row (key) itself,
+	// PostgreSQL cannot walk an index and sorts every row the filter keeps
+	// (the history page of COMPLETED tickets: 4.3 ms against 0.3).
+	before, after, order := " >= ", " < ", alias+".created_at DESC, "+alias+".id DESC" // at or before the cursor; after it
 	if oldestFirst {
-		before, after, order = " <= ", " > ", key
+		before, after, order = " <= ", " > ", alias+".created_at, "+alias+".id"
 	}
 	var previous string
 	if p.After != "" {
@@ -47,7 +55,7 @@ func byCreation[M any](ctx context.Context, db DB, alias, name string, oldestFir
 	}
 	var model *M // a nil pointer of the model's type: the table, for the span
 	if !p.Uncounted {
-		if sp, err = span(ctx, db.NewSelect().Model(model).Apply(filter), previous, at, id); err != nil {
+		if sp, err = span(ctx, db, db.NewSelect().Model(model).Apply(filter), previous, at, id); err != nil {
 			return nil, sp, mapErr(err, name)
 		}
 	}

@@ -88,7 +88,7 @@ func Queue(ctx context.Context, db DB, p page.Request) (rows []*models.Ticket, s
 		previous = "(t.urgency > ?::urgency OR (t.urgency = ?::urgency AND (t.created_at, t.id) <= (?, ?::uuid)))"
 	}
 	if !p.Uncounted {
-		if sp, err = span(ctx, db.NewSelect().Model((*models.Ticket)(nil)).Apply(pending), previous, urgency, urgency, at, id); err != nil {
+		if sp, err = span(ctx, db, db.NewSelect().Model((*models.Ticket)(nil)).Apply(pending), previous, urgency, urgency, at, id); err != nil {
 			return nil, sp, mapErr(err, "ticket")
 		}
 	}
@@ -101,8 +101,7 @@ func Queue(ctx context.Context, db DB, p page.Request) (rows []*models.Ticket, s
 		q = q.Where("(t.urgency < ?::urgency OR (t.urgency = ?::urgency AND (t.created_at, t.id) > (?, ?::uuid)))",
 			urgency, urgency, at, id)
 	}
-	err = q.Scan(ctx)
-	return rows, sp, mapErr(err, "ticket")
+	return rows, sp, mapErr(selectInto(ctx, db, q, &rows), "ticket")
 }
 
 // QueueCursor is the cursor of t in Queue.
