@@ -29,6 +29,7 @@ require (
 
 require (
 	github.com/bits-and-blooms/bitset v1.24.4 // indirect
+	github.com/bytedance/gopkg v0.1.4 // indirect
 	github.com/influxdata/tdigest v0.0.1 // indirect
 	github.com/lib/pq v1.12.3 // indirect
 )

@@ -104,3 +104,24 @@ func FuzzQuoted(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkQuoted writes a chat message the way a history read does, and
+// gqlgen's MarshalString beside it for scale.
+func BenchmarkQuoted(b *testing.B) {
+	msg := "Thanks! I restarted the router like you said and the laptop now finds the \"Home-5G\" network, but the printer still shows offline."
+	var buf bytes.Buffer
+	b.Run("ours", func(b *testing.B) {
+		b.SetBytes(int64(len(msg)))
+		for b.Loop() {
+			buf.Reset()
+			marshalString(msg).MarshalGQL(&buf)
+		}
+	})
+	b.Run("gqlgen", func(b *testing.B) {
+		b.SetBytes(int64(len(msg)))
+		for b.Loop() {
+			buf.Reset()
+			graphql.MarshalString(msg).MarshalGQL(&buf)
+		}
+	})
+}

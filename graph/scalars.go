@@ -2,8 +2,10 @@ package graph
 
 import (
 	"bytes"
+	"encoding/binary"
 	"io"
 	"time"
+	"unsafe"
 
 	"github.com/99designs/gqlgen/graphql"
 
@@ -29,13 +31,9 @@ func (q quoted) MarshalGQL(w io.Writer) {
 	}
 	b.WriteByte('"')
 	start := 0
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !escaped[c] {
-			continue
-		}
+	for i := nextEscaped(s, 0); i < len(s); i = nextEscaped(s, i+1) {
 		b.WriteString(s[start:i])
-		switch c {
+		switch c := s[i]; c {
 		case '\t':
 			b.WriteString(`\t`)
 		case '\r':
@@ -53,6 +51,29 @@ func (q quoted) MarshalGQL(w io.Writer) {
 	}
 	b.WriteString(s[start:])
 	b.WriteByte('"')
+}
+
+// nextEscaped is the index of the first byte of s from i on that is written
+// escaped, or len(s). It tests eight bytes at a time (a chat message is
+// mostly plain text, and scanning it byte by byte was 5 % of a history
+// read's CPU): a word holds such a byte if one of its bytes is below 0x20,
+// or equal to '"' or '\\' (each a zero byte after an XOR). The tests have
+// no false negatives; a false positive only sends that word to the byte loop.
+func nextEscaped(s string, i int) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	for ; i+8 <= len(s); i += 8 {
+		x := binary.LittleEndian.Uint64(unsafe.Slice(unsafe.StringData(s[i:]), 8))
+		q, bs := x^(ones*'"'), x^(ones*'\\')
+		if ((x-ones*0x20)|(q-ones)|(bs-ones))&^x&highs != 0 {
+			break
+		}
+	}
+	for ; i < len(s); i++ {
+		if escaped[s[i]] {
+			return i
+		}
+	}
+	return len(s)
 }
 
 // escaped marks the bytes a String is written with an escape for: control

@@ -57,6 +57,10 @@ type Config struct {
 	ShutdownDelay time.Duration
 	// Loaders (Wait: LOADER_WAIT) tune the dataloaders.
 	Loaders loaders.Options
+	// GCHeapTargetMB (GC_HEAP_TARGET_MB) is the heap the garbage collector
+	// may grow to before it runs while the live heap is small; 0 leaves the
+	// collector at Go's default (as does GOGC, when set).
+	GCHeapTargetMB int
 
 	Limits api.Limits // what one client may ask of the server
 
@@ -99,6 +103,7 @@ func FromEnv(get func(string) string) (Config, error) {
 		ShutdownGrace:  r.duration("SHUTDOWN_GRACE", 20*time.Second),
 		ShutdownDelay:  r.duration("SHUTDOWN_DELAY", time.Second),
 		Loaders:        loaders.Options{Wait: r.duration("LOADER_WAIT", loaders.DefaultWait)},
+		GCHeapTargetMB: r.int("GC_HEAP_TARGET_MB", 256),
 		Pool: database.Options{
 			MaxConns:       r.int("DB_MAX_CONNS", 20),
 			MinConns:       r.int("DB_MIN_CONNS", 5),

@@ -54,6 +54,9 @@ func TestFromEnv(t *testing.T) {
 			l.MaxBodyBytes != api.DefaultMaxBodyBytes || l.RequestTimeout != api.DefaultRequestTimeout {
 			t.Errorf("limits %+v are not api's defaults", l)
 		}
+		if c.GCHeapTargetMB != 256 {
+			t.Errorf("GC heap target %d MB", c.GCHeapTargetMB)
+		}
 		if c.Jobs.Workers != jobs.DefaultWorkers || c.Jobs.Retention != jobs.DefaultRetention || c.Loaders.Wait != loaders.DefaultWait {
 			t.Errorf("jobs %+v, loaders %+v", c.Jobs, c.Loaders)
 		}
