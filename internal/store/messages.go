@@ -159,9 +159,10 @@ const messagesWithAuthors = `SELECT ` + messageColumns + `, ` + optionalUserColu
 func readMessages(ctx context.Context, db DB, query string, args ...any) ([]*models.SessionMessage, error) {
 	var ms []*models.SessionMessage
 	var r messageRow
+	var sc scanner
 	dest := r.dest()
 	err := readRows(ctx, db, func(rs rows) error {
-		if err := rs.Scan(dest...); err != nil {
+		if err := sc.scan(rs, dest...); err != nil {
 			return err
 		}
 		ms = append(ms, r.message())

@@ -2,12 +2,15 @@ package store
 
 import (
 	"context"
+	"database/sql"
+	"encoding"
 	"fmt"
 	"reflect"
 	"sync"
 	"unsafe"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/uptrace/bun"
 	"github.com/uptrace/bun/schema"
@@ -105,6 +108,7 @@ func selectInto[M any](ctx context.Context, db DB, q *bun.SelectQuery, dest *[]*
 	}
 	var fields []field
 	var ptrs []any
+	var sc scanner
 	return readRows(ctx, db, func(rs rows) error {
 		if fields == nil {
 			if fields, err = fieldsOf[M](db, rs); err != nil {
@@ -114,9 +118,14 @@ func selectInto[M any](ctx context.Context, db DB, q *bun.SelectQuery, dest *[]*
 		}
 		m := new(M)
 		for i, f := range fields {
-			ptrs[i] = reflect.NewAt(f.typ, unsafe.Add(unsafe.Pointer(m), f.offset)).Interface()
+			p := unsafe.Add(unsafe.Pointer(m), f.offset)
+			if f.plainString {
+				ptrs[i] = (*string)(p)
+			} else {
+				ptrs[i] = reflect.NewAt(f.typ, p).Interface()
+			}
 		}
-		if err := rs.Scan(ptrs...); err != nil {
+		if err := sc.scan(rs, ptrs...); err != nil {
 			return err
 		}
 		*dest = append(*dest, m)
@@ -128,6 +137,21 @@ func selectInto[M any](ctx context.Context, db DB, q *bun.SelectQuery, dest *[]*
 type field struct {
 	offset uintptr
 	typ    reflect.Type
+	// plainString: a string, or a named string type (an enum) that does not
+	// scan itself, read like a string.
+	plainString bool
+}
+
+// Interfaces by which a type scans itself (pgx asks for these).
+var (
+	sqlScanner    = reflect.TypeFor[sql.Scanner]()
+	textScanner   = reflect.TypeFor[pgtype.TextScanner]()
+	textUnmarshal = reflect.TypeFor[encoding.TextUnmarshaler]()
+)
+
+func isPlainString(t reflect.Type) bool {
+	p := reflect.PointerTo(t)
+	return t.Kind() == reflect.String && !p.Implements(sqlScanner) && !p.Implements(textScanner) && !p.Implements(textUnmarshal)
 }
 
 // fieldPlans caches, per model type and list of columns, the fields they go to.
@@ -166,8 +190,84 @@ func fieldsOf[M any](db DB, rs rows) ([]field, error) {
 			fs[i].offset += sf.Offset
 			t = sf.Type
 		}
-		fs[i].typ = t
+		fs[i].typ, fs[i].plainString = t, isPlainString(t)
 	}
 	fieldPlans.Store(key, fs)
 	return fs, nil
+}
+
+// scanner scans rows as pgx's Scan does, with one difference: a column
+// read as text into a string (*string, **string, *pgtype.Text) is copied
+// into a block shared with the read's other strings, not into an
+// allocation of its own (ids, names, bodies: most values of a row). Every
+// other column is decoded by pgx's own plan for it.
+type scanner struct {
+	plans []pgtype.ScanPlan
+	block []byte
+}
+
+// blockSize is the size of the blocks strings are copied into; a value
+// longer than that gets a block of its own.
+const blockSize = 8 << 10
+
+func (sc *scanner) scan(rs rows, dest ...any) error {
+	prs, ok := rs.(pgx.Rows)
+	if !ok { // database/sql's, in a transaction
+		return rs.Scan(dest...)
+	}
+	fds, raw := prs.FieldDescriptions(), prs.RawValues()
+	if len(dest) != len(raw) {
+		return fmt.Errorf("store: %d columns scanned into %d values", len(raw), len(dest))
+	}
+	if sc.plans == nil {
+		sc.plans = make([]pgtype.ScanPlan, len(dest))
+	}
+	for i, d := range dest {
+		if fds[i].Format == pgx.TextFormatCode && sc.text(raw[i], d) {
+			continue
+		}
+		if sc.plans[i] == nil {
+			sc.plans[i] = prs.Conn().TypeMap().PlanScan(fds[i].DataTypeOID, fds[i].Format, d)
+		}
+		if err := sc.plans[i].Scan(raw[i], d); err != nil {
+			return fmt.Errorf("store: column %s: %w", fds[i].Name, err)
+		}
+	}
+	return nil
+}
+
+// text stores the text value v in d if d is one of the string kinds, and
+// tells whether it did. (NULL into a plain string is left to pgx's error.)
+func (sc *scanner) text(v []byte, d any) bool {
+	switch d := d.(type) {
+	case *string:
+		if v == nil {
+			return false
+		}
+		*d = sc.str(v)
+	case **string:
+		if *d = nil; v != nil {
+			s := sc.str(v)
+			*d = &s
+		}
+	case *pgtype.Text:
+		*d = pgtype.Text{String: sc.str(v), Valid: v != nil}
+	default:
+		return false
+	}
+	return true
+}
+
+// str copies v into the current block and returns the string it now is.
+// A block is only ever appended to, so the strings handed out never change.
+func (sc *scanner) str(v []byte) string {
+	if len(v) == 0 {
+		return ""
+	}
+	if len(v) > cap(sc.block)-len(sc.block) {
+		sc.block = make([]byte, 0, max(blockSize, len(v)))
+	}
+	n := len(sc.block)
+	sc.block = append(sc.block, v...)
+	return unsafe.String(&sc.block[n], len(v))
 }

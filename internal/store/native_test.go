@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -129,5 +130,57 @@ func check[M any](t *testing.T, db *bun.DB, column string, read func(context.Con
 	sortByID := cmpopts.SortSlices(func(a, b *M) bool { return fmt.Sprint(*a) < fmt.Sprint(*b) })
 	if d := cmp.Diff(want, got, sameTime, ignoreRelations, sortByID); d != "" {
 		t.Errorf("%T: native rows differ from Bun's (-Bun +native):\n%s", want, d)
+	}
+}
+
+// TestScannedStringsStayPut: strings read natively share blocks (a value
+// longer than a block gets its own); every one keeps its bytes after later
+// reads, and matches what database/sql reads in a transaction.
+func TestScannedStringsStayPut(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := dbtest.New(t)
+	if err := seed.Run(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	bodies := []string{strings.Repeat("é", 4000), "short", strings.Repeat("✓", 4000), strings.Repeat("x", 4000), "\"quoted\" \\ and\nlines"}
+	for _, b := range bodies {
+		m := &models.SessionMessage{SessionID: seed.SessionCompleted, Sender: models.SenderSystem, Body: b}
+		if err := store.InsertMessage(ctx, db, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	keys := []store.MessagePage{{SessionID: seed.SessionCompleted, N: 100}}
+	first, err := store.MessagePages(ctx, db, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snapshot := make([]string, len(first))
+	for i, m := range first {
+		snapshot[i] = strings.Clone(m.Body) + "|" + m.ID + "|" + m.SessionID
+	}
+	for range 3 { // later reads must not write over the first one's strings
+		if _, err := store.MessagePages(ctx, db, keys); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var inTx []*models.SessionMessage
+	err = db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+		inTx, err = store.MessagePages(ctx, tx, keys)
+		return err
+	})
+	if err != nil || len(inTx) != len(first) {
+		t.Fatalf("transaction read %d messages, pool %d: %v", len(inTx), len(first), err)
+	}
+	for i, m := range first {
+		if got := m.Body + "|" + m.ID + "|" + m.SessionID; got != snapshot[i] {
+			t.Errorf("message %d changed after later reads", i)
+		}
+		if !reflect.DeepEqual(flat(m), flat(inTx[i])) {
+			t.Errorf("message %d: pool %.40q…, transaction %.40q…", i, m.Body, inTx[i].Body)
+		}
+	}
+	if got := first[len(first)-len(bodies):]; got[0].Body != bodies[0] || got[2].Body != bodies[2] || got[4].Body != bodies[4] {
+		t.Error("the long bodies did not come back whole")
 	}
 }
