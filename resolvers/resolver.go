@@ -30,10 +30,7 @@ func load(ctx context.Context) *loaders.Loaders { return loaders.From(ctx) }
 // edges returns the edges of a page of rows (the page exactly: trimmed),
 // whose cursors cursor encodes, and its PageInfo.
 func edges[T any](rows []T, cursor func(T) string, hasPrevious, hasNext bool) ([]*model.Edge[T], *model.PageInfo) {
-	es := make([]*model.Edge[T], len(rows))
-	for i, r := range rows {
-		es[i] = model.NewEdge(r, cursor)
-	}
+	es := model.NewEdges(rows, cursor)
 	pi := &model.PageInfo{HasPreviousPage: hasPrevious, HasNextPage: hasNext}
 	if len(rows) > 0 {
 		first, last := cursor(rows[0]), cursor(rows[len(rows)-1])

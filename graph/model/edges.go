@@ -10,9 +10,15 @@ type Edge[T any] struct {
 	cursor func(T) string
 }
 
-// NewEdge returns the edge of node, whose cursor cursor encodes.
-func NewEdge[T any](node T, cursor func(T) string) *Edge[T] {
-	return &Edge[T]{Node: node, cursor: cursor}
+// NewEdges returns the edges of nodes (all in one allocation), whose cursors
+// cursor encodes.
+func NewEdges[T any](nodes []T, cursor func(T) string) []*Edge[T] {
+	es, slab := make([]*Edge[T], len(nodes)), make([]Edge[T], len(nodes))
+	for i, n := range nodes {
+		slab[i] = Edge[T]{Node: n, cursor: cursor}
+		es[i] = &slab[i]
+	}
+	return es
 }
 
 // Cursor is the edge's cursor.
