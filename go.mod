@@ -21,6 +21,7 @@ require (
 require github.com/graph-gophers/dataloader/v7 v7.1.0
 
 require (
+	github.com/bytedance/gopkg v0.1.4
 	github.com/failsafe-go/failsafe-go v0.9.8
 	github.com/goccy/go-json v0.10.5
 	github.com/riverqueue/river/riverdriver/riverdatabasesql v0.51.1
@@ -29,7 +30,6 @@ require (
 
 require (
 	github.com/bits-and-blooms/bitset v1.24.4 // indirect
-	github.com/bytedance/gopkg v0.1.4 // indirect
 	github.com/influxdata/tdigest v0.0.1 // indirect
 	github.com/lib/pq v1.12.3 // indirect
 )

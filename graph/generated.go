@@ -369,8 +369,6 @@ type SessionResolver interface {
 }
 type SessionMessageResolver interface {
 	Session(ctx context.Context, obj *models.SessionMessage) (*models.Session, error)
-
-	Author(ctx context.Context, obj *models.SessionMessage) (*models.User, error)
 }
 type SmsLogResolver interface {
 	Ticket(ctx context.Context, obj *models.SmsLog) (*models.Ticket, error)
@@ -5447,6 +5445,18 @@ func (ec *executionContext) fieldContext_SessionMessage_sender(_ context.Context
 }
 
 func (ec *executionContext) _SessionMessage_author(ctx context.Context, field graphql.CollectedField, obj *models.SessionMessage) (ret graphql.Marshaler) {
+	if v := obj.Author; v != nil {
+		if fc, err := ec.fieldContext_SessionMessage_author(ctx, field); err == nil {
+			ctx = graphql.WithFieldContext(ctx, fc)
+			defer func() {
+				if r := recover(); r != nil {
+					ec.Error(ctx, ec.Recover(ctx, r))
+					ret = graphql.Null
+				}
+			}()
+			return ec.marshalOUser2ᚖgithubᚗcomᚋsavvysolveᚋapiᚋmodelsᚐUser(ctx, field.Selections, v)
+		}
+	}
 	return graphql.ResolveField(
 		ctx,
 		ec.OperationContext,
@@ -5455,7 +5465,7 @@ func (ec *executionContext) _SessionMessage_author(ctx context.Context, field gr
 			return ec.fieldContext_SessionMessage_author(ctx, field)
 		},
 		func(ctx context.Context) (any, error) {
-			return ec.Resolvers.SessionMessage().Author(ctx, obj)
+			return obj.Author, nil
 		},
 		nil,
 		func(ctx context.Context, selections ast.SelectionSet, v *models.User) graphql.Marshaler {
@@ -5469,8 +5479,8 @@ func (ec *executionContext) fieldContext_SessionMessage_author(_ context.Context
 	fc = ec.objects.fieldContext(graphql.FieldContext{
 		Object:     "SessionMessage",
 		Field:      field,
-		IsMethod:   true,
-		IsResolver: true,
+		IsMethod:   false,
+		IsResolver: false,
 		Child: func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
 			return ec.childFields_User(ctx, field)
 		},
@@ -9502,11 +9512,8 @@ func (ec *executionContext) _SessionMessage(ctx context.Context, sel ast.Selecti
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "author":
-			if field.IsDeferred() || !inline(ctx) {
-				out.ResolveConcurrently(ec.OperationContext, &deferred, i, true, false, func(ctx context.Context) graphql.Marshaler {
-					return ec._SessionMessage_author(ctx, field, obj)
-				})
-			} else if out.Values[i] = ec._SessionMessage_author(ctx, field, obj); invalid(out.Values[i], false) {
+			out.Values[i] = ec._SessionMessage_author(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
 				atomic.AddUint32(&out.Invalids, 1)
 			}
 		case "body":

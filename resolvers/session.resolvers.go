@@ -108,16 +108,6 @@ func (r *sessionMessageResolver) Session(ctx context.Context, obj *models.Sessio
 	return load(ctx).SessionByID.Load(ctx, obj.SessionID)()
 }
 
-func (r *sessionMessageResolver) Author(ctx context.Context, obj *models.SessionMessage) (*models.User, error) {
-	if obj.AuthorID == nil {
-		return nil, nil
-	}
-	if obj.Author != nil { // read with the message (store.MessagePages)
-		return obj.Author, nil
-	}
-	return load(ctx).UserByID.Load(ctx, *obj.AuthorID)()
-}
-
 func (r *subscriptionResolver) SessionUpdated(ctx context.Context, sessionID string) (<-chan *models.Session, error) {
 	return r.Live.SessionUpdated(ctx, sessionID)
 }

@@ -62,7 +62,7 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("guest message: %v", m)
 	}
 	m = e.must(solver, send, map[string]any{"id": sid, "body": "hi, on it"})
-	if str(m, "sendMessage", "sender") != "SOLVER" {
+	if str(m, "sendMessage", "sender") != "SOLVER" || str(m, "sendMessage", "author", "id") != seed.UserSolver1 {
 		t.Fatalf("solver message: %v", m)
 	}
 	e.wantCode("BAD_USER_INPUT", guest, send, map[string]any{"id": sid, "body": ""})

@@ -93,10 +93,10 @@ func (d *Desk) SendMessage(ctx context.Context, sessionID, body string) (*models
 		case isCustomer(v, t):
 			m.Sender = models.SenderCustomer
 			if v.User != nil {
-				m.AuthorID = &v.User.ID
+				m.AuthorID, m.Author = &v.User.ID, v.User
 			}
 		case v.Solver != nil && v.Solver.ID == s.SolverID:
-			m.Sender, m.AuthorID = models.SenderSolver, &v.User.ID
+			m.Sender, m.AuthorID, m.Author = models.SenderSolver, &v.User.ID, v.User
 		default: // admins may read a session, not speak in it
 			return apperr.New(apperr.Forbidden, "only the session's customer and solver may chat")
 		}
