@@ -53,6 +53,10 @@ func newTurns(fixed int, m *observe.Metrics) *turns {
 	}
 	l := adaptivelimiter.NewBuilder[any]().
 		WithLimits(uint(lo), uint(hi), uint(initial)).
+		// At most twice the requests running (failsafe-go's default: five
+		// times): more headroom let bursts run twenty at once on a replica
+		// whose database shares its CPUs, and the tail grew with them.
+		WithMaxLimitFactor(2).
 		Build()
 	m.InFlightLimit(l.Limit)
 	return &turns{limiter: l, metrics: m}
