@@ -200,7 +200,10 @@ func fieldsOf[M any](db DB, rs rows) ([]field, error) {
 // read as text into a string (*string, **string, *pgtype.Text) is copied
 // into a block shared with the read's other strings, not into an
 // allocation of its own (ids, names, bodies: most values of a row). Every
-// other column is decoded by pgx's own plan for it.
+// other column is decoded by pgx's own plan for it. A block lives as long as
+// any of its strings: the rows of these reads live for a request or an
+// event's delivery; a cache that keeps rows for long (the viewer cache)
+// reads them through Bun instead.
 type scanner struct {
 	plans []pgtype.ScanPlan
 	block []byte
