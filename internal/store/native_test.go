@@ -21,8 +21,10 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
-// TestMessagePagesMatchBun: the native read of message pages returns the
-// rows Bun's models read, author included, on the pool and in a transaction.
+// TestMessagePagesMatchBun: the native reads of messages (pages, on the pool
+// and in a transaction, and replays) return the rows Bun's models read,
+// author included: every column of the user, so a column added to users
+// but not to optionalUserColumns fails here.
 func TestMessagePagesMatchBun(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -35,7 +37,9 @@ func TestMessagePagesMatchBun(t *testing.T) {
 	if err := store.InsertMessage(ctx, db, system); err != nil {
 		t.Fatal(err)
 	}
-	want, err := store.MessagesAfter(ctx, db, seed.SessionCompleted, 0, 10) // Bun, Relation("Author")
+	var want []*models.SessionMessage
+	err := db.NewSelect().Model(&want).Relation("Author").
+		Where("m.session_id = ?", seed.SessionCompleted).OrderExpr("m.seq").Scan(ctx)
 	if err != nil || len(want) != 4 {
 		t.Fatalf("Bun read %d messages, %v", len(want), err)
 	}
@@ -52,7 +56,11 @@ func TestMessagePagesMatchBun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for name, got := range map[string][]*models.SessionMessage{"pool": pool, "transaction": inTx} {
+	after, err := store.MessagesAfter(ctx, db, seed.SessionCompleted, 0, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, got := range map[string][]*models.SessionMessage{"pool": pool, "transaction": inTx, "MessagesAfter": after} {
 		if len(got) != len(want) {
 			t.Fatalf("%s: %d messages, want %d", name, len(got), len(want))
 		}

@@ -20,14 +20,13 @@ const optionalUserColumns = `u.id, u.clerk_id, u.email, u.name, u.phone, u.role,
 
 // messageRow is a message with its author, if joined (optionalUserColumns).
 type messageRow struct {
-	m        models.SessionMessage
-	sender   string
-	authorID pgtype.Text
-	author   optionalUser
+	m      models.SessionMessage
+	sender string
+	author optionalUser
 }
 
 func (r *messageRow) dest() []any {
-	return append([]any{&r.m.ID, &r.m.SessionID, &r.m.Seq, &r.sender, &r.authorID, &r.m.Body, &r.m.CreatedAt}, r.author.dest()...)
+	return append([]any{&r.m.ID, &r.m.SessionID, &r.m.Seq, &r.sender, &r.m.AuthorID, &r.m.Body, &r.m.CreatedAt}, r.author.dest()...)
 }
 
 // message returns the row's message, a copy of its own.
@@ -35,16 +34,16 @@ func (r *messageRow) message() *models.SessionMessage {
 	m := new(models.SessionMessage)
 	*m = r.m
 	m.Sender = models.MessageSender(r.sender)
-	m.AuthorID = text(r.authorID)
 	m.Author = r.author.user()
 	return m
 }
 
-// optionalUser is a user's columns, all NULL where the join found none.
-// (pgtype's nullable types scan without reflection, unlike pointers.)
+// optionalUser is a user's columns, all NULL where the join found none:
+// those of the model's plain fields scan into nullable types, those of its
+// pointer fields as the model holds them.
 type optionalUser struct {
 	id, clerkID, email, role        pgtype.Text
-	name, phone, stripe             pgtype.Text
+	name, phone, stripe             *string
 	deletedAt, createdAt, updatedAt pgtype.Timestamptz
 }
 
@@ -62,16 +61,7 @@ func (u *optionalUser) user() *models.User {
 		t := u.deletedAt.Time
 		deleted = &t
 	}
-	return &models.User{ID: u.id.String, ClerkID: u.clerkID.String, Email: u.email.String, Name: text(u.name), Phone: text(u.phone),
-		Role: models.UserRole(u.role.String), StripeCustomerID: text(u.stripe), DeletedAt: deleted,
+	return &models.User{ID: u.id.String, ClerkID: u.clerkID.String, Email: u.email.String, Name: u.name, Phone: u.phone,
+		Role: models.UserRole(u.role.String), StripeCustomerID: u.stripe, DeletedAt: deleted,
 		CreatedAt: u.createdAt.Time, UpdatedAt: u.updatedAt.Time}
-}
-
-// text is a nullable column's value as a pointer (nil for NULL), a copy.
-func text(t pgtype.Text) *string {
-	if !t.Valid {
-		return nil
-	}
-	s := t.String
-	return &s
 }
