@@ -175,14 +175,16 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 // Go's 100: a replica holding
 // 50,000 subscriptions (hundreds of MB live) collects as before. GOGC or
 // GC_HEAP_TARGET_MB=0 turns it off; GOMEMLIMIT still caps the heap.
-func tuneGC(log *slog.Logger, targetMB int) {
+// It reports whether it turned the tuner on.
+func tuneGC(log *slog.Logger, targetMB int) bool {
 	if targetMB <= 0 || os.Getenv("GOGC") != "" {
-		return
+		return false
 	}
 	gctuner.SetMinGCPercent(100)
 	gctuner.SetMaxGCPercent(500)
 	gctuner.Tuning(uint64(targetMB) << 20)
 	log.Debug("garbage collector tuned", "heap_target_mb", targetMB)
+	return true
 }
 
 func startTracing(ctx context.Context, log *slog.Logger) (func(), bool, error) {
