@@ -80,29 +80,36 @@ func TestObjectMarshal(t *testing.T) {
 }
 
 // TestQuotedMatchesGqlgen: String and ID values are written byte for byte as
-// gqlgen's MarshalString writes them.
+// gqlgen's MarshalString writes them, escapes at every offset of the
+// eight-byte words included, and bytes that differ from '"' or '\\' only in
+// their high bit (0xA2, 0xDC) left alone.
 func TestQuotedMatchesGqlgen(t *testing.T) {
 	for _, s := range []string{"", "plain", `"quoted" \back\slash`, "tab\tnew\nline\rret", "\x00\x01\x1f\x7f",
-		"héllo wörld ✓ 🚀", "bad \xff\xfe utf-8 \xc3", "\u2028\u2029", strings.Repeat("ab\"c", 100)} {
-		var want, got bytes.Buffer
-		graphql.MarshalString(s).MarshalGQL(&want)
-		marshalString(s).MarshalGQL(&got)
-		if got.String() != want.String() {
-			t.Errorf("%q: wrote %s, gqlgen writes %s", s, got.String(), want.String())
+		"héllo wörld ✓ 🚀", "bad \xff\xfe utf-8 \xc3", "\u2028\u2029", strings.Repeat("ab\"c", 100),
+		"1234567\"", "12345678\\", strings.Repeat("x", 15) + "\n", "\x1f" + strings.Repeat("y", 16),
+		strings.Repeat("\xa2\xdc", 12), strings.Repeat("word ", 20) + "\x7f\x80\x20\x21\x23\x5b\x5d"} {
+		if got, want := writeBoth(s); got != want {
+			t.Errorf("%q: wrote %s, gqlgen writes %s", s, got, want)
 		}
 	}
 }
 
 func FuzzQuoted(f *testing.F) {
 	f.Add("a\"b\\c\x00\xff✓")
+	f.Add(strings.Repeat("\xa2", 9) + "\"")
 	f.Fuzz(func(t *testing.T, s string) {
-		var want, got bytes.Buffer
-		graphql.MarshalString(s).MarshalGQL(&want)
-		marshalString(s).MarshalGQL(&got)
-		if got.String() != want.String() {
-			t.Fatalf("%q: wrote %s, gqlgen writes %s", s, got.String(), want.String())
+		if got, want := writeBoth(s); got != want {
+			t.Fatalf("%q: wrote %s, gqlgen writes %s", s, got, want)
 		}
 	})
+}
+
+// writeBoth writes s as ours and as gqlgen's String.
+func writeBoth(s string) (ours, gqlgen string) {
+	var o, g bytes.Buffer
+	marshalString(s).MarshalGQL(&o)
+	graphql.MarshalString(s).MarshalGQL(&g)
+	return o.String(), g.String()
 }
 
 // BenchmarkQuoted writes a chat message the way a history read does, and

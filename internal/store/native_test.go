@@ -21,6 +21,16 @@ import (
 
 func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 
+// seeded is a database of its own with the seed data.
+func seeded(t *testing.T) *bun.DB {
+	t.Helper()
+	db := dbtest.New(t)
+	if err := seed.Run(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	return db
+}
+
 // TestMessagePagesMatchBun: the native reads of messages (pages, on the pool
 // and in a transaction, and replays) return the rows Bun's models read,
 // author included: every column of the user, so a column added to users
@@ -28,10 +38,7 @@ func TestMain(m *testing.M) { os.Exit(dbtest.Main(m)) }
 func TestMessagePagesMatchBun(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := dbtest.New(t)
-	if err := seed.Run(ctx, db); err != nil {
-		t.Fatal(err)
-	}
+	db := seeded(t)
 	// A system message: no author, so the joined user's columns are NULL.
 	system := &models.SessionMessage{SessionID: seed.SessionCompleted, Sender: models.SenderSystem, Body: "The session ended."}
 	if err := store.InsertMessage(ctx, db, system); err != nil {
@@ -101,11 +108,7 @@ func flat(m *models.SessionMessage) flatMessage {
 // Bun's models read, field for field.
 func TestSelectIntoMatchesBun(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	db := dbtest.New(t)
-	if err := seed.Run(ctx, db); err != nil {
-		t.Fatal(err)
-	}
+	db := seeded(t)
 	check(t, db, "id", store.TicketsByIDs)
 	check(t, db, "ticket_id", store.SessionsByTicketIDs)
 	check(t, db, "id", store.SessionsByIDs)
@@ -147,10 +150,7 @@ func check[M any](t *testing.T, db *bun.DB, column string, read func(context.Con
 func TestScannedStringsStayPut(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	db := dbtest.New(t)
-	if err := seed.Run(ctx, db); err != nil {
-		t.Fatal(err)
-	}
+	db := seeded(t)
 	bodies := []string{strings.Repeat("é", 4000), "short", strings.Repeat("✓", 4000), strings.Repeat("x", 4000), "\"quoted\" \\ and\nlines"}
 	for _, b := range bodies {
 		m := &models.SessionMessage{SessionID: seed.SessionCompleted, Sender: models.SenderSystem, Body: b}
