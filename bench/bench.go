@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -415,10 +416,13 @@ func (b *bench) measure(ctx context.Context, name string, loaders bool, do op) e
 	var maxRPS float64
 	for _, share := range []float64{0, 0.5, 0.8} {
 		meter := b.startMeter()
-		var stopProf func()
-		if share == 0 {
-			stopProf = b.cpuProfile(ctx, strings.ReplaceAll(label, " ", "_"), b.cfg.maxDur)
+		// Every run is profiled: CPU per request grows at partial load, and
+		// the profiles of the fixed-rate runs show where.
+		dur, tag := b.cfg.maxDur, "max"
+		if share > 0 {
+			dur, tag = b.cfg.fixedDur, fmt.Sprintf("%.0fpct", share*100)
 		}
+		stopProf := b.cpuProfile(ctx, strings.ReplaceAll(label, " ", "_")+"_"+tag, dur)
 		var r loadRun
 		mode := "max"
 		if share == 0 {
@@ -434,14 +438,17 @@ func (b *bench) measure(ctx context.Context, name string, loaders bool, do op) e
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
+		if err := b.writeTimeline(label+" "+mode, r); err != nil {
+			return err
+		}
 		sr := meter.finish(r)
 		sr.Name, sr.Scenario, sr.Loaders, sr.Mode = label+" "+mode, name, loaders, mode
 		if share > 0 {
 			sr.TargetRPS = round(maxRPS*share, 1)
 		}
 		b.res.addRun(sr)
-		log.Printf("%-28s %-4s %8.1f rps  p50 %6.2f  p95 %6.2f  p99 %7.2f ms  server CPU %.2f ms/req  errors %d %s",
-			label, mode, sr.RPS, sr.P50, sr.P95, sr.P99, sr.ServerCPUPerRequest, sr.Errors, sr.ErrorKinds)
+		log.Printf("%-28s %-4s %8.1f rps  p50 %6.2f  p95 %6.2f  p99 %7.2f ms  server CPU %.2f ms/req  steal %.0f ms  errors %d %s",
+			label, mode, sr.RPS, sr.P50, sr.P95, sr.P99, sr.ServerCPUPerRequest, sr.StealMS, sr.Errors, sr.ErrorKinds)
 		if r.firstErr != "" && sr.Errors > 0 {
 			log.Printf("  first error: %.300s", r.firstErr)
 		}
@@ -455,6 +462,7 @@ func (b *bench) measure(ctx context.Context, name string, loaders bool, do op) e
 type meter struct {
 	b                  *bench
 	cpu, pg, self      float64
+	steal              float64
 	metricSum, metricN float64
 	metricOK           bool
 	conns              float64
@@ -464,7 +472,7 @@ type meter struct {
 func (b *bench) startMeter() *meter {
 	m := &meter{b: b, start: time.Now()}
 	b.srv.resetPeak()
-	m.cpu, m.pg, m.self = b.srv.cpuSeconds(), pgCPU(b.postmaster), selfCPU()
+	m.cpu, m.pg, m.self, m.steal = b.srv.cpuSeconds(), pgCPU(b.postmaster), selfCPU(), stealMS()
 	m.metricSum, m.metricN, m.metricOK = b.srv.metricStatements()
 	b.statementStats(context.Background(), true)
 	m.conns = b.connectionsOpened()
@@ -504,6 +512,7 @@ func (m *meter) finish(r loadRun) scenarioResult {
 		ServerRSS: round(b.srv.peakMB(), 1),
 		PGCPU:     round(pgCPU(b.postmaster)-m.pg, 2),
 		ClientCPU: round(selfCPU()-m.self, 2),
+		StealMS:   round(stealMS()-m.steal, 0),
 		DurationS: round(r.elapsed.Seconds(), 2),
 	}
 	if r.dropped > 0 {
@@ -609,4 +618,27 @@ func (b *bench) coldStart(ctx context.Context) error {
 	b.res.ColdStartMS = round(median(ms), 1)
 	log.Printf("cold start: median %.1f ms over %d starts %v", b.res.ColdStartMS, len(ms), ms)
 	return nil
+}
+
+// writeTimeline saves r's successful requests as CSV (start_ms, latency_ms,
+// in order of start) in the -timeline directory, if one is given.
+func (b *bench) writeTimeline(name string, r loadRun) error {
+	if b.cfg.timeline == "" {
+		return nil
+	}
+	idx := make([]int, len(r.starts))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(i, j int) bool { return r.starts[idx[i]] < r.starts[idx[j]] })
+	var buf bytes.Buffer
+	buf.WriteString("start_ms,latency_ms\n")
+	for _, i := range idx {
+		fmt.Fprintf(&buf, "%.3f,%.3f\n", float64(r.starts[i])/1e6, float64(r.latencies[i])/1e6)
+	}
+	if err := os.MkdirAll(b.cfg.timeline, 0o755); err != nil {
+		return err
+	}
+	name = strings.NewReplacer(" ", "_", "%", "pct", "(", "", ")", "").Replace(name)
+	return os.WriteFile(filepath.Join(b.cfg.timeline, name+".csv"), buf.Bytes(), 0o644)
 }

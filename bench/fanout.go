@@ -330,7 +330,7 @@ func (b *bench) fanout(ctx context.Context, p fanPlan) (*fanoutResult, error) {
 	sendAt := make([]time.Time, n)
 	respAt := make([]time.Time, n)
 	sentOK := make([]bool, n)
-	rec := &recorder{}
+	rec := &recorder{start: time.Now()}
 	meter := b.startMeter()
 	stopProf := b.cpuProfile(ctx, "fanout-"+p.tag, c.fanDur)
 	r := openLoopIndexed(ctx, c.fanRate, n, 64, func(ctx context.Context, i int) error {
@@ -339,7 +339,7 @@ func (b *bench) fanout(ctx context.Context, p fanPlan) (*fanoutResult, error) {
 		body := fmt.Sprintf("bench-fanout %s %d %d", p.tag, i, sendAt[i].UnixNano())
 		err := g.do(ctx, tokenOf(s), mSend, map[string]any{"id": s.ID, "body": body}, nil)
 		respAt[i] = time.Now()
-		rec.record(respAt[i].Sub(sendAt[i]), err)
+		rec.record(sendAt[i], respAt[i].Sub(sendAt[i]), err)
 		sentOK[i] = err == nil
 		return err
 	})

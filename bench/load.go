@@ -101,23 +101,29 @@ type loadRun struct {
 	dropped   int // open loop: not sent because too many were in flight
 	elapsed   time.Duration
 	latencies []time.Duration // of successful requests
+	starts    []time.Duration // when each of latencies began (due), from the run's start
 	errKinds  map[string]int
 	firstErr  string
 }
 
 type recorder struct {
 	mu       sync.Mutex
+	start    time.Time
 	lat      []time.Duration
+	starts   []time.Duration
 	errs     int
 	errKinds map[string]int
 	firstErr string
 }
 
-func (r *recorder) record(d time.Duration, err error) {
+// record counts one request that began at t (its due time, open loop) and
+// took d.
+func (r *recorder) record(t time.Time, d time.Duration, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err == nil {
 		r.lat = append(r.lat, d)
+		r.starts = append(r.starts, t.Sub(r.start))
 		return
 	}
 	r.errs++
@@ -139,7 +145,7 @@ func (r *recorder) result(elapsed time.Duration, dropped int) loadRun {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return loadRun{ok: len(r.lat), errs: r.errs + dropped, dropped: dropped, elapsed: elapsed,
-		latencies: r.lat, errKinds: r.errKinds, firstErr: r.firstErr}
+		latencies: r.lat, starts: r.starts, errKinds: r.errKinds, firstErr: r.firstErr}
 }
 
 // closedLoop runs do back to back on workers goroutines for d: the maximum
@@ -149,6 +155,7 @@ func closedLoop(ctx context.Context, workers int, d time.Duration, do op) loadRu
 	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
 	defer cancel()
 	start := time.Now()
+	rec.start = start
 	end := start.Add(d)
 	var wg sync.WaitGroup
 	for range workers {
@@ -158,7 +165,7 @@ func closedLoop(ctx context.Context, workers int, d time.Duration, do op) loadRu
 			for time.Now().Before(end) && ctx.Err() == nil {
 				t := time.Now()
 				err := do(ctx)
-				rec.record(time.Since(t), err)
+				rec.record(t, time.Since(t), err)
 			}
 		}()
 	}
@@ -184,7 +191,7 @@ func openLoop(ctx context.Context, rate float64, d time.Duration, inFlight int, 
 			defer wg.Done()
 			for due := range jobs {
 				err := do(ctx)
-				rec.record(time.Since(due), err)
+				rec.record(due, time.Since(due), err)
 				busy.Add(-1)
 			}
 		}()
@@ -192,6 +199,7 @@ func openLoop(ctx context.Context, rate float64, d time.Duration, inFlight int, 
 	n := int(rate * d.Seconds())
 	dropped := 0
 	start := time.Now()
+	rec.start = start // before the first job: the channel orders it before every record
 	interval := time.Duration(float64(time.Second) / rate)
 	for i := 0; i < n && ctx.Err() == nil; i++ {
 		due := start.Add(time.Duration(i) * interval)

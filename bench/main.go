@@ -68,6 +68,7 @@ type config struct {
 	out      string
 	durable  bool
 	pprofDir string
+	timeline string // directory for each run's request timeline (CSV)
 	only     map[string]bool
 	keep     bool
 	readme   bool
@@ -107,6 +108,7 @@ func parseFlags() *config {
 	flag.StringVar(&c.out, "out", "", "results file (default bench/results/latest.json)")
 	flag.BoolVar(&c.durable, "durable", false, "run PostgreSQL with fsync and synchronous commit on, data on disk (default: tmpfs, durability off)")
 	flag.StringVar(&c.pprofDir, "pprof", "", "profile the server: build it with net/http/pprof (an overlay file, the source is untouched) and save CPU and allocation profiles of every maximum-throughput run, and heap, CPU and allocation profiles of the fan-out, in this directory")
+	flag.StringVar(&c.timeline, "timeline", "", "write each load run's requests (start and latency, ms, in order of start) as CSV to this directory: whether a tail comes in bursts or spreads evenly")
 	only := flag.String("only", "", "comma-separated scenarios to run (dashboard,assigned,history,session,solver,ticket,writes,fanout,coldstart); statement counting always runs")
 	flag.BoolVar(&c.keep, "keep", false, "keep the temporary directory (database, server logs)")
 	flag.BoolVar(&c.readme, "readme", true, "a full run of every scenario refreshes the table in bench/README.md (between <!-- bench:begin --> and <!-- bench:end -->)")

@@ -54,6 +54,11 @@ type machine struct {
 	Kernel   string `json:"kernel"`
 	Go       string `json:"go"`
 	Postgres string `json:"postgres"`
+	// A pass over 2 MiB (one touch per cache line) back to back and after
+	// 5 ms idle, median µs (coldCaches): their ratio is how much dearer a
+	// request gets when the CPUs idle between requests.
+	UnitHotUS  float64 `json:"unit_hot_us"`
+	UnitColdUS float64 `json:"unit_after_idle_us"`
 }
 
 type dataSizes struct {
@@ -97,6 +102,11 @@ type scenarioResult struct {
 	ServerRSS           float64 `json:"server_rss_mb"` // peak (VmHWM) during the run
 	PGCPU               float64 `json:"postgres_cpu_s"`
 	ClientCPU           float64 `json:"client_cpu_s"` // the load generator
+	// StealMS is the time the hypervisor kept this machine's CPUs from
+	// running while they had work (steal in /proc/stat), summed over CPUs:
+	// on a shared host it comes in 100 ms pieces when every vCPU is busy,
+	// and one piece during a run puts a queue behind it into the tail.
+	StealMS float64 `json:"host_steal_ms"`
 	// ConnectionsOpened counts the database connections opened during the run
 	// (the server's pool growing or churning; the LISTEN connection is long-lived).
 	ConnectionsOpened float64 `json:"db_connections_opened"`
@@ -345,11 +355,15 @@ func (r *results) table() string {
 	fmt.Fprintf(&b, "Machine: %d CPUs (%s), %d GB RAM, %s; Go %s; PostgreSQL %s. Data: %d solvers, %d tickets, %d sessions, %d messages, %d ratings (%s run).\n\n",
 		r.Machine.CPUs, r.Machine.CPUModel, r.Machine.MemoryGB, r.Machine.Kernel, r.Machine.Go, r.Machine.Postgres,
 		r.Data.Solvers, r.Data.Tickets, r.Data.Sessions, r.Data.Messages, r.Data.Ratings, r.Mode)
+	if r.Machine.UnitHotUS > 0 {
+		fmt.Fprintf(&b, "Cold caches: a pass over 2 MiB takes %.0f µs back to back and %.0f µs after 5 ms idle (%.1f×); steal is the time the host kept a busy vCPU from running.\n\n",
+			r.Machine.UnitHotUS, r.Machine.UnitColdUS, r.Machine.UnitColdUS/r.Machine.UnitHotUS)
+	}
 	if r.DBLatencyMS > 0 {
 		fmt.Fprintf(&b, "The servers reached PostgreSQL through a proxy adding %g ms each way (delivered: %.3f ms on average).\n\n", r.DBLatencyMS, r.DBLatencyAddedMS)
 	}
-	fmt.Fprintf(&b, "| scenario | load | rps | p50 ms | p95 ms | p99 ms | errors | stmts/req | server CPU s | server CPU ms/req | server RSS MB | PG CPU s | DB conns opened |\n")
-	fmt.Fprintf(&b, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
+	fmt.Fprintf(&b, "| scenario | load | rps | p50 ms | p95 ms | p99 ms | errors | stmts/req | server CPU s | server CPU ms/req | server RSS MB | PG CPU s | DB conns opened | load gen CPU s | steal ms |\n")
+	fmt.Fprintf(&b, "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
 	for _, s := range r.Scenarios {
 		name := s.Scenario
 		if !s.Loaders {
@@ -363,8 +377,8 @@ func (r *results) table() string {
 		if s.StatementsMetric != nil {
 			stm += fmt.Sprintf(" (server: %g)", *s.StatementsMetric)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %.0f | %.2f | %.2f | %.2f | %d | %s | %.2f | %.2f | %.0f | %.2f | %.0f |\n",
-			name, load, s.RPS, s.P50, s.P95, s.P99, s.Errors, stm, s.ServerCPU, s.ServerCPUPerRequest, s.ServerRSS, s.PGCPU, s.ConnectionsOpened)
+		fmt.Fprintf(&b, "| %s | %s | %.0f | %.2f | %.2f | %.2f | %d | %s | %.2f | %.2f | %.0f | %.2f | %.0f | %.2f | %.0f |\n",
+			name, load, s.RPS, s.P50, s.P95, s.P99, s.Errors, stm, s.ServerCPU, s.ServerCPUPerRequest, s.ServerRSS, s.PGCPU, s.ConnectionsOpened, s.ClientCPU, s.StealMS)
 	}
 	for _, f := range r.Fanouts {
 		conn := "websockets"
@@ -470,6 +484,7 @@ func median(xs []float64) float64 {
 
 func machineInfo() machine {
 	m := machine{CPUs: runtime.NumCPU(), Go: runtime.Version()}
+	m.UnitHotUS, m.UnitColdUS = coldCaches()
 	if f, err := os.Open("/proc/cpuinfo"); err == nil {
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {

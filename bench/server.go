@@ -338,6 +338,25 @@ func pgCPU(postmaster int) float64 {
 }
 
 // selfCPU is this process's CPU time so far (the load generator's cost).
+// stealMS is the machine's steal time so far (the eighth field of the cpu
+// line of /proc/stat, in USER_HZ ticks of 10 ms), in ms; 0 if unreadable.
+func stealMS() float64 {
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(raw), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0
+	}
+	ticks, err := strconv.ParseFloat(f[8], 64)
+	if err != nil {
+		return 0
+	}
+	return ticks * 10
+}
+
 func selfCPU() float64 {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
