@@ -454,6 +454,8 @@ func (b *bench) measure(ctx context.Context, name string, loaders bool, do op) e
 		}
 		time.Sleep(100 * time.Millisecond) // let queues drain between runs
 	}
+	// What stays live after the scenario: every collection marks it again.
+	b.snapshot(ctx, "/debug/pprof/heap?gc=1", strings.ReplaceAll(label, " ", "_")+".heap.pprof")
 	return nil
 }
 

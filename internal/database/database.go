@@ -136,6 +136,7 @@ func Open(ctx context.Context, url string, o Options) (*bun.DB, error) {
 		return nil, err
 	}
 	db := bun.NewDB(sqldb, pgdialect.New())
+	AddQueryHook(db, detachHook{}) // first: the hooks after it see the detached context
 	AddQueryHook(db, counterHook{})
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()

@@ -11,6 +11,7 @@ import (
 
 	"github.com/savvysolve/api/internal/apperr"
 	"github.com/savvysolve/api/internal/auth"
+	"github.com/savvysolve/api/internal/database"
 	"github.com/savvysolve/api/internal/events"
 	"github.com/savvysolve/api/internal/pricing"
 	"github.com/savvysolve/api/internal/store"
@@ -36,8 +37,12 @@ func New(db *bun.DB, opts ...Option) *Desk {
 // of BEGIN and COMMIT are mapped here (a lost connection is UNAVAILABLE), as
 // with the viewer cached a transaction can be a request's first statement.
 func (d *Desk) tx(ctx context.Context, f func(bun.Tx) error) error {
+	// BEGIN and COMMIT run with a detached context, as every statement does
+	// (database.Detach): the connection keeps the last one it saw.
+	dctx, release := database.Detach(ctx)
+	defer release()
 	var ferr error
-	err := d.db.RunInTx(ctx, nil, func(ctx context.Context, tx bun.Tx) error {
+	err := d.db.RunInTx(dctx, nil, func(_ context.Context, tx bun.Tx) error {
 		ferr = f(tx)
 		return ferr
 	})
