@@ -84,7 +84,11 @@ type Deps struct {
 // mutations over sockets and streams wait for their turn in the same line.
 func New(d Deps) http.Handler {
 	d.Limits = d.Limits.withDefaults()
-	d.turns = newTurns(d.Limits.MaxInFlight, d.Metrics)
+	var ping func(context.Context) error
+	if d.DB != nil {
+		ping = d.DB.DB.PingContext // pgx's ping: an empty statement, past the query hooks
+	}
+	d.turns = newTurns(d.Limits.MaxInFlight, d.Metrics, ping, d.Log)
 	mux := http.NewServeMux()
 	gql := d.Auth.Middleware(d.Log)(d.graphQL())
 	plain := d.cors().Handler(d.plainHTTP(gql))

@@ -48,8 +48,9 @@ type Limits struct {
 	TrustedProxies []netip.Prefix
 	// MaxInFlight bounds the queries and mutations that run at once, over
 	// every transport; the others wait their turn, first come first served,
-	// until their deadline. 0: a limit that adapts to latency, within the
-	// bounds of AdaptiveInFlight.
+	// until their deadline. AutoInFlight (0): AdaptiveInFlight's floor with a
+	// database near, a limit that adapts to latency within its bounds with
+	// one far; AdaptiveOnly: adaptive wherever the database is (see turns).
 	MaxInFlight int
 }
 

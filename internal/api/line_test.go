@@ -14,8 +14,9 @@ import (
 	"github.com/savvysolve/api/internal/observe"
 )
 
-// TestInFlightLimit: a fixed limit (MAX_IN_FLIGHT=N) gives N turns, an
-// adaptive one (the default) starts with its initial value; either way the
+// TestInFlightLimit: a fixed limit (MAX_IN_FLIGHT=N) gives N turns, auto
+// (the default) the floor with a database near, an adaptive one starts
+// with its initial value; either way the
 // limit is exported, a request still waiting for a turn at its deadline
 // answers 503 UNAVAILABLE with Retry-After, and turns given back serve the
 // next requests.
@@ -31,7 +32,8 @@ func TestInFlightLimit(t *testing.T) {
 		turns       int
 	}{
 		{"Fixed", 3, 3},
-		{"Adaptive", 0, initial},
+		{"Auto", api.AutoInFlight, lo}, // the test database is near: the floor, fixed
+		{"Adaptive", api.AdaptiveOnly, initial},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()

@@ -239,17 +239,21 @@ func (r *reader) positive(key string, def int) int {
 	return n
 }
 
-// inFlight reads MAX_IN_FLIGHT: a fixed number of requests, or auto (also
-// 0 or unset) for api's adaptive limit, which it stands for as 0.
+// inFlight reads MAX_IN_FLIGHT: a fixed number of requests; auto (also 0 or
+// unset: api.AutoInFlight), fixed at the floor with a database near and
+// adaptive with one far; or adaptive (api.AdaptiveOnly).
 func (r *reader) inFlight(key string) int {
 	v := r.get(key)
-	if v == "" || v == "auto" {
-		return 0
+	switch v {
+	case "", "auto":
+		return api.AutoInFlight
+	case "adaptive":
+		return api.AdaptiveOnly
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 {
-		r.fail(key, v, "auto (or 0) for a limit that adapts to latency, or a fixed number of requests")
-		return 0
+		r.fail(key, v, "auto (or 0), adaptive, or a fixed number of requests")
+		return api.AutoInFlight
 	}
 	return n
 }

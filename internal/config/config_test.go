@@ -111,8 +111,9 @@ func TestFromEnv(t *testing.T) {
 		}
 	})
 	t.Run("MaxInFlight", func(t *testing.T) {
-		// 0 stands for the adaptive limit (api.Limits.MaxInFlight).
-		for v, want := range map[string]int{"": 0, "auto": 0, "0": 0, "64": 64} {
+		// api.Limits.MaxInFlight: 0 stands for auto, -1 for adaptive.
+		for v, want := range map[string]int{"": api.AutoInFlight, "auto": api.AutoInFlight, "0": api.AutoInFlight,
+			"adaptive": api.AdaptiveOnly, "64": 64} {
 			c, err := config.FromEnv(env(map[string]string{"MAX_IN_FLIGHT": v}))
 			if err != nil || c.Limits.MaxInFlight != want {
 				t.Errorf("MAX_IN_FLIGHT=%q: %d, %v; want %d", v, c.Limits.MaxInFlight, err, want)
