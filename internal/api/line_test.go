@@ -14,9 +14,8 @@ import (
 	"github.com/savvysolve/api/internal/observe"
 )
 
-// TestInFlightLimit: a fixed limit (MAX_IN_FLIGHT=N) gives N turns, auto
-// (the default) the floor with a database near, an adaptive one starts
-// with its initial value; either way the
+// TestInFlightLimit: a fixed limit (MAX_IN_FLIGHT=N) gives N turns, an
+// adaptive one starts with its initial value; either way the
 // limit is exported, a request still waiting for a turn at its deadline
 // answers 503 UNAVAILABLE with Retry-After, and turns given back serve the
 // next requests.
@@ -32,7 +31,8 @@ func TestInFlightLimit(t *testing.T) {
 		turns       int
 	}{
 		{"Fixed", 3, 3},
-		{"Auto", api.AutoInFlight, lo}, // the test database is near: the floor, fixed
+		// auto (the default) is TestTurnsFollowTheDatabasesDistance's: here its
+		// probe could switch limiters while the test holds every turn.
 		{"Adaptive", api.AdaptiveOnly, initial},
 	} {
 		t.Run(c.name, func(t *testing.T) {
