@@ -163,7 +163,6 @@ func serve(ctx context.Context, log *slog.Logger, cfg config.Config) error {
 	return srv.run(ctx, log, cfg, sockets, draining, queue.failed)
 }
 
-// startTracing exports traces over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
 // tuneGC lets the heap grow to about targetMB before the garbage collector
 // runs, while the live heap is under half of that. A request allocates
 // a few hundred kilobytes to a megabyte that are garbage once it is
@@ -187,6 +186,7 @@ func tuneGC(log *slog.Logger, targetMB int) bool {
 	return true
 }
 
+// startTracing exports traces over OTLP when OTEL_EXPORTER_OTLP_ENDPOINT is set.
 func startTracing(ctx context.Context, log *slog.Logger) (func(), bool, error) {
 	shutdown, enabled, err := observe.Tracing(ctx, "savvysolve-api")
 	if err != nil {

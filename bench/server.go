@@ -337,9 +337,8 @@ func pgCPU(postmaster int) float64 {
 	return total
 }
 
-// selfCPU is this process's CPU time so far (the load generator's cost).
 // stealMS is the machine's steal time so far (the eighth field of the cpu
-// line of /proc/stat, in USER_HZ ticks of 10 ms), in ms; 0 if unreadable.
+// line of /proc/stat, in USER_HZ ticks: clockTick), in ms; 0 if unreadable.
 func stealMS() float64 {
 	raw, err := os.ReadFile("/proc/stat")
 	if err != nil {
@@ -354,9 +353,10 @@ func stealMS() float64 {
 	if err != nil {
 		return 0
 	}
-	return ticks * 10
+	return ticks * 1000 / clockTick
 }
 
+// selfCPU is this process's CPU time so far (the load generator's cost).
 func selfCPU() float64 {
 	var ru syscall.Rusage
 	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)

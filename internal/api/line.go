@@ -115,7 +115,10 @@ func (t *turns) limiter() adaptivelimiter.AdaptiveLimiter[any] {
 }
 
 // probe measures the database's round trip and switches to the adaptive
-// limit if the database is far. Until it knows, the line runs at the floor.
+// limit if the database is far. Until it knows (a few milliseconds after
+// start-up), the line runs at the floor; requests already running or
+// waiting then finish on the fixed limiter while new ones take the adaptive
+// one, so for that moment up to twice the floor may run.
 func (t *turns) probe(ping func(context.Context) error, log *slog.Logger) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
